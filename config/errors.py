@@ -1,0 +1,149 @@
+"""The one error shape of the API, and the handlers that produce it.
+
+Every 4xx and 5xx answer under /api/ is an `ErrorOut`: ours (`ApiError`),
+Ninja's (validation, unparsable bodies), Django's 404 and unexpected errors.
+Nothing else builds error bodies.
+"""
+
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views.defaults import page_not_found, server_error
+from ninja import NinjaAPI, Schema
+from ninja.errors import HttpError, ValidationError
+
+logger = logging.getLogger(__name__)
+
+
+class ErrorItem(Schema):
+    """Where one value of the request is wrong, and why."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ErrorOut(Schema):
+    """The body of every error answer."""
+
+    detail: str
+    code: str
+    errors: list[ErrorItem] | None = None
+
+
+class ApiError(Exception):
+    """A domain error with a fixed status, a stable `code` and a `detail`."""
+
+    status_code: int = 400
+    code: str = "bad_request"
+    detail: str = "Bad request."
+
+    def __init__(self, detail: str | None = None) -> None:
+        if detail is not None:
+            self.detail = detail
+        super().__init__(self.detail)
+
+
+class NotFound(ApiError):
+    status_code = 404
+    code = "not_found"
+    detail = "Not found."
+
+
+def error_responses(*codes: int) -> dict[int, type[ErrorOut]]:
+    """Return a `response=` mapping that documents `codes` as `ErrorOut`."""
+    return dict.fromkeys(codes, ErrorOut)
+
+
+def error_body(
+    *, detail: str, code: str, errors: Iterable[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """Return an `ErrorOut` as a dict (for handlers outside Ninja's renderer)."""
+    out = ErrorOut(
+        detail=detail,
+        code=code,
+        errors=None if errors is None else [ErrorItem(**e) for e in errors],
+    )
+    return out.model_dump()
+
+
+def _validation_items(exc: ValidationError) -> list[dict[str, Any]]:
+    """Return pydantic's errors as `ErrorItem`s, located as the client sees them.
+
+    Ninja locates a body field under the handler's parameter name
+    (`["body", "payload", "age"]`); the client never saw that name.
+    """
+    items = []
+    for error in exc.errors:
+        loc = [p if isinstance(p, int) else str(p) for p in error.get("loc", ())]
+        if len(loc) > 2 and loc[0] == "body":
+            del loc[1]
+        items.append({"loc": loc, "msg": str(error["msg"]), "type": str(error["type"])})
+    return items
+
+
+def install(api: NinjaAPI) -> None:
+    """Make `api` answer every error with an `ErrorOut`."""
+
+    def respond(
+        request: HttpRequest, status: int, body: dict[str, Any]
+    ) -> HttpResponse:
+        return api.create_response(request, body, status=status)
+
+    def on_api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
+        return respond(
+            request, exc.status_code, error_body(detail=exc.detail, code=exc.code)
+        )
+
+    def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+        body = error_body(
+            detail="Invalid request.", code="invalid", errors=_validation_items(exc)
+        )
+        return respond(request, 422, body)
+
+    def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+        code = "malformed" if exc.status_code == 400 else f"http_{exc.status_code}"
+        return respond(request, exc.status_code, error_body(detail=str(exc), code=code))
+
+    def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+        return on_api_error(request, NotFound())
+
+    def on_exception(request: HttpRequest, exc: Exception) -> HttpResponse:
+        logger.error(
+            "Unhandled error on %s %s", request.method, request.path, exc_info=exc
+        )
+        body = error_body(detail="Internal server error.", code="server_error")
+        return respond(request, 500, body)
+
+    handlers: dict[type[Exception], Callable[[HttpRequest, Any], HttpResponse]] = {
+        ApiError: on_api_error,
+        ValidationError: on_validation_error,
+        HttpError: on_http_error,
+        Http404: on_not_found,
+        Exception: on_exception,
+    }
+    for exc_class, handler in handlers.items():
+        api.add_exception_handler(exc_class, handler)
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def handler404(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """Django's 404 for URLs no route matches: JSON under /api/, HTML elsewhere."""
+    if _is_api(request):
+        return JsonResponse(
+            error_body(detail="Not found.", code="not_found"), status=404
+        )
+    return page_not_found(request, exception)
+
+
+def handler500(request: HttpRequest) -> HttpResponse:
+    """Django's last-resort 500: JSON under /api/, HTML elsewhere."""
+    if _is_api(request):
+        body = error_body(detail="Internal server error.", code="server_error")
+        return JsonResponse(body, status=500)
+    return server_error(request)

@@ -1,0 +1,152 @@
+"""Django settings, read from the environment (README.md lists every variable).
+
+Production differs from development by environment only: with `DJANGO_DEBUG`
+off, `DJANGO_SECRET_KEY` is required.
+"""
+
+from pathlib import Path
+from typing import Any
+
+import django_stubs_ext
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+# Lets generic Django classes be subscripted at run time, as django-stubs types them.
+django_stubs_ext.monkeypatch()
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "Set the DJANGO_SECRET_KEY environment variable "
+            "(only DJANGO_DEBUG=true runs without one)."
+        )
+    SECRET_KEY = "django-insecure-development-only"  # noqa: S105 (debug only)
+
+ALLOWED_HOSTS: list[str] = env.list(
+    "DJANGO_ALLOWED_HOSTS",
+    default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else [],
+)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "ninja",
+    "users",
+    "utilities",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+ASGI_APPLICATION = "config.asgi.application"
+WSGI_APPLICATION = "config.wsgi.application"
+
+
+def _database() -> dict[str, Any]:
+    """Return the default database: `DATABASE_URL`, or an SQLite file."""
+    db: dict[str, Any] = env.db_url(
+        "DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
+    )
+    if db["ENGINE"] == "django.db.backends.postgresql":
+        # Django's psycopg pool: a request borrows a warm connection and gives
+        # it back at request_finished, so no per-request connect under ASGI.
+        # Health checks make the pool test a connection before handing it out,
+        # so a restarted server costs at most the query in flight.
+        db["CONN_MAX_AGE"] = 0  # the pool does the reuse; Django requires 0
+        db["CONN_HEALTH_CHECKS"] = True
+        db.setdefault("OPTIONS", {})["pool"] = {
+            "min_size": env.int("DJANGO_DB_POOL_MIN_SIZE", default=1),
+            "max_size": env.int("DJANGO_DB_POOL_MAX_SIZE", default=10),
+            "timeout": env.float("DJANGO_DB_POOL_TIMEOUT", default=5.0),
+        }
+    elif db["ENGINE"] == "django.db.backends.sqlite3":
+        # IMMEDIATE avoids the lock-upgrade deadlock of concurrent writers; a
+        # file test database lets concurrent requests use it at all.
+        db["OPTIONS"] = {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL;",
+        }
+        db["TEST"] = {"NAME": str(BASE_DIR / "test_db.sqlite3")}
+    return db
+
+
+DATABASES = {"default": _database()}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "users.User"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {
+        "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"
+    },
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+
+# Bounded page size for every paginated list (django-ninja).
+NINJA_PAGINATION_PER_PAGE = 20
+NINJA_PAGINATION_MAX_LIMIT = 100
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", "INFO")},
+}

@@ -1,0 +1,84 @@
+"""Fixtures: the ASGI app over httpx, and the async database recipe.
+
+Behaviour tests run in rollback mode: a hook runs `async def` tests under
+`async_to_sync`, as django.test.TestCase does, so the test and each request
+share the test's transaction and everything is rolled back. Race tests are marked `@pytest.mark.asyncio`, use `tx_db`
+and get real commits, one connection per request.
+"""
+
+import inspect
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+import pytest_asyncio
+from asgiref.sync import async_to_sync, sync_to_async
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections, connections
+from pytest_django import Settings
+
+from tests import factories
+from users.models import User
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """Run unmarked `async def` tests in the main thread, in its transaction."""
+    if not inspect.iscoroutinefunction(pyfuncitem.obj) or pyfuncitem.get_closest_marker(
+        "asyncio"
+    ):
+        return None
+    kwargs = {
+        name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames
+    }
+    # ASGIHandler would otherwise close the connection holding the test's
+    # transaction at the start and end of every request.
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        async_to_sync(pyfuncitem.obj)(**kwargs)
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+    return True
+
+
+@pytest.fixture
+def api() -> httpx.AsyncClient:
+    """A client of the real ASGI application, without a socket."""
+    from config.asgi import application
+
+    transport = httpx.ASGITransport(app=application)  # type: ignore[arg-type]  # two ASGI typings
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+
+@pytest_asyncio.fixture
+async def tx_db(transactional_db: None) -> AsyncIterator[None]:
+    """Real commits for `@pytest.mark.asyncio` race tests; tables flushed after."""
+    yield
+    # The test's own ORM calls ran in asgiref's executor thread: close its
+    # connection, or the test database cannot be dropped.
+    await sync_to_async(connections.close_all)()
+
+
+@pytest.fixture
+def ann(db: None) -> User:
+    """A user made the way the API makes one."""
+    return factories.user(email="ann@example.com", name="Ann", age=30)
+
+
+@pytest.fixture
+def bob(db: None) -> User:
+    """A second user, without an age."""
+    return factories.user(email="bob@example.com", name="Bob", age=None)
+
+
+@pytest.fixture(autouse=True)
+def _unhashed_static_files(settings: Settings) -> None:
+    """Serve static files by name: tests run without `collectstatic`'s manifest."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {
+            "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        },
+    }

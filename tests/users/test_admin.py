@@ -1,0 +1,118 @@
+"""Staff in the Django admin, through the real ASGI application."""
+
+import re
+
+import httpx
+import pytest
+from asgiref.sync import sync_to_async
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.sessions.backends.db import SessionStore
+
+from users.models import User
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff(db: None) -> User:
+    """A staff superuser who may use the admin."""
+    return User.objects.create_superuser(
+        email="admin@example.com", name="Admin", password="correct horse battery"
+    )
+
+
+def _log_in(api: httpx.AsyncClient, user: User) -> None:
+    """Give the client a session cookie for `user`, as logging in would."""
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.save()
+    api.cookies.set("sessionid", session.session_key or "")
+
+
+async def test_staff_sees_user_list_with_search(
+    api: httpx.AsyncClient, staff: User, ann: User, bob: User
+) -> None:
+    """The changelist searches by name and shows the email column."""
+    await sync_to_async(_log_in)(api, staff)
+
+    response = await api.get("/admin/users/user/", params={"q": "ann"})
+
+    assert response.status_code == 200
+    assert "ann@example.com" in response.text
+    assert "bob@example.com" not in response.text
+
+
+async def test_changelist_filters_by_staff(
+    api: httpx.AsyncClient, staff: User, ann: User
+) -> None:
+    """The staff filter narrows the list."""
+    await sync_to_async(_log_in)(api, staff)
+
+    response = await api.get("/admin/users/user/", params={"is_staff__exact": "1"})
+
+    assert "admin@example.com" in response.text
+    assert "ann@example.com" not in response.text
+
+
+async def test_non_staff_is_sent_to_login(api: httpx.AsyncClient, ann: User) -> None:
+    """A user who is not staff cannot see the admin."""
+    await sync_to_async(_log_in)(api, ann)
+
+    response = await api.get("/admin/users/user/")
+
+    assert response.status_code == 302
+    assert "/admin/login/" in response.headers["Location"]
+
+
+async def test_staff_adds_user_with_password(
+    api: httpx.AsyncClient, staff: User
+) -> None:
+    """The admin's add form creates a user who can log in by email."""
+    await sync_to_async(_log_in)(api, staff)
+    form = await api.get("/admin/users/user/add/")
+    match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)
+    assert match is not None
+
+    response = await api.post(
+        "/admin/users/user/add/",
+        data={
+            "csrfmiddlewaretoken": match.group(1),
+            "email": "new@example.com",
+            "name": "New",
+            "age": "20",
+            "usable_password": "true",
+            "password1": "a long unusual passphrase",
+            "password2": "a long unusual passphrase",
+        },
+    )
+
+    assert response.status_code == 302
+    user = await User.objects.aget(email="new@example.com")
+    assert (user.name, user.age) == ("New", 20)
+    assert user.check_password("a long unusual passphrase")
+
+
+async def test_admin_add_with_email_in_other_case_is_a_form_error(
+    api: httpx.AsyncClient, staff: User, ann: User
+) -> None:
+    """A case-variant of a taken email is refused by the form, not a 500."""
+    await sync_to_async(_log_in)(api, staff)
+    form = await api.get("/admin/users/user/add/")
+    match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)
+    assert match is not None
+
+    response = await api.post(
+        "/admin/users/user/add/",
+        data={
+            "csrfmiddlewaretoken": match.group(1),
+            "email": "ANN@example.com",
+            "name": "Imposter",
+            "usable_password": "false",
+        },
+    )
+
+    assert response.status_code == 200
+    assert "already exists" in response.text
+    assert await User.objects.acount() == 2

@@ -1,0 +1,14 @@
+"""Domain errors of the users API."""
+
+from config.errors import ApiError, NotFound
+
+
+class UserNotFound(NotFound):
+    code = "user_not_found"
+    detail = "No user with this id."
+
+
+class EmailTaken(ApiError):
+    status_code = 409
+    code = "email_taken"
+    detail = "A user with this email already exists."

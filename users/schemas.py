@@ -1,0 +1,116 @@
+"""Request and response bodies of the users API, one schema per role."""
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
+from ninja import Schema
+from pydantic import (
+    AfterValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
+
+from config.validators import reject_nul_and_surrogates
+from users.models import AGE_MAX
+
+
+def _valid_email(value: str) -> str:
+    """Apply Django's own email rules, so the API and the admin agree."""
+    try:
+        validate_email(value)
+    except DjangoValidationError:
+        raise ValueError("value is not a valid email address") from None
+    return value
+
+
+# Constraints come first: placed after a validator, pydantic checks the length
+# before stripping, and "   " would pass as a name.
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=150),
+    AfterValidator(reject_nul_and_surrogates),
+]
+Email = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=3, max_length=254),
+    AfterValidator(reject_nul_and_surrogates),
+    AfterValidator(_valid_email),
+]
+Age = Annotated[int, Field(ge=0, le=AGE_MAX)]
+
+
+class UserCreate(Schema):
+    """POST body: a new user."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: Email
+    name: Name
+    age: Age | None = None
+
+
+class UserReplace(Schema):
+    """PUT body: every writable field; an omitted `age` becomes null."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: Email
+    name: Name
+    age: Age | None = None
+
+
+class UserPatch(Schema):
+    """PATCH body: every field optional; only nullable columns accept null."""
+
+    model_config = ConfigDict(extra="forbid")  # unknown or read-only field -> 422
+
+    email: Email | None = None
+    name: Name | None = None
+    age: Age | None = None
+
+    @field_validator("email", "name")
+    @classmethod
+    def _not_null(cls, value: str | None) -> str:
+        if value is None:  # runs only for values the client sent, never for defaults
+            raise ValueError("may not be null")
+        return value
+
+
+class UserOut(Schema):
+    """A user as the API shows it (never the password)."""
+
+    id: int
+    email: str
+    name: str
+    age: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+Ordering = Literal[
+    "id", "-id", "name", "-name", "email", "-email", "age", "-age",
+    "created_at", "-created_at",
+]  # fmt: skip
+
+
+class UserFilters(Schema):
+    """Query parameters of the user list."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: Email | None = Field(None, description="Exact email, any case.")
+    search: (
+        Annotated[
+            str,
+            StringConstraints(strip_whitespace=True, max_length=150),
+            AfterValidator(reject_nul_and_surrogates),
+        ]
+        | None
+    ) = Field(None, description="Part of the name, any case.")
+    age_min: Age | None = None
+    age_max: Age | None = None
+    ordering: Ordering = "id"
