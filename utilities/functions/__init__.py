@@ -1,0 +1,1 @@
+"""Plain, typed utility functions that are exposed as HTTP endpoints."""
