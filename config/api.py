@@ -5,6 +5,8 @@ from ninja import NinjaAPI, Schema
 
 from config import errors
 from users.api import router as users_router
+from utilities.api import build_utilities_router, jobs_router
+from utilities.catalogue import registry
 
 api = NinjaAPI(
     title="Ninja Service API",
@@ -14,6 +16,8 @@ api = NinjaAPI(
 errors.install(api)
 
 api.add_router("/users", users_router)
+api.add_router("/utilities", build_utilities_router(registry))
+api.add_router("/jobs", jobs_router)
 
 
 class HealthOut(Schema):

@@ -6,9 +6,10 @@ Nothing else builds error bodies.
 """
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.defaults import page_not_found, server_error
 from ninja import NinjaAPI, Schema
@@ -39,11 +40,18 @@ class ApiError(Exception):
     status_code: int = 400
     code: str = "bad_request"
     detail: str = "Bad request."
+    headers: Mapping[str, str] = {}
 
     def __init__(self, detail: str | None = None) -> None:
         if detail is not None:
             self.detail = detail
         super().__init__(self.detail)
+
+
+class PayloadTooLarge(ApiError):
+    status_code = 413
+    code = "too_large"
+    detail = "The request body is too large."
 
 
 class NotFound(ApiError):
@@ -93,9 +101,14 @@ def install(api: NinjaAPI) -> None:
         return api.create_response(request, body, status=status)
 
     def on_api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
-        return respond(
-            request, exc.status_code, error_body(detail=exc.detail, code=exc.code)
-        )
+        body = error_body(detail=exc.detail, code=exc.code)
+        response = respond(request, exc.status_code, body)
+        for name, value in exc.headers.items():
+            response[name] = value
+        return response
+
+    def on_too_large(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+        return on_api_error(request, PayloadTooLarge())
 
     def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
         body = error_body(
@@ -122,6 +135,7 @@ def install(api: NinjaAPI) -> None:
         ValidationError: on_validation_error,
         HttpError: on_http_error,
         Http404: on_not_found,
+        RequestDataTooBig: on_too_large,
         Exception: on_exception,
     }
     for exc_class, handler in handlers.items():

@@ -4,6 +4,7 @@ Production differs from development by environment only: with `DJANGO_DEBUG`
 off, `DJANGO_SECRET_KEY` is required.
 """
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "ninja",
+    "django_tasks",
+    "django_tasks_db",
     "users",
     "utilities",
 ]
@@ -150,3 +153,32 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", "INFO")},
 }
+
+# Request bodies larger than this are refused with 413 (Django's own limit).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int(
+    "DJANGO_DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440
+)
+
+# Jobs: Django's Tasks interface (the django-tasks backport on 5.2), stored in
+# the database; `manage.py db_worker` runs them. Another backend (RQ, Celery)
+# is a change here, not in the code.
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["default"],
+    }
+}
+
+# Utilities: defaults for every served function; a registration may set its
+# own, and UTILITIES_OVERRIDES (name -> {setting: value}) beats both.
+UTILITIES_TIMEOUT_S = env.float("UTILITIES_TIMEOUT_S", default=30.0)
+UTILITIES_CONCURRENCY = env.int("UTILITIES_CONCURRENCY", default=4)
+UTILITIES_QUEUE_SIZE = env.int("UTILITIES_QUEUE_SIZE", default=8)
+UTILITIES_QUEUE_WAIT_S = env.float("UTILITIES_QUEUE_WAIT_S", default=5.0)
+UTILITIES_MAX_BODY_BYTES = env.int("UTILITIES_MAX_BODY_BYTES", default=1_048_576)
+UTILITIES_PROCESS_WORKERS = env.int(
+    "UTILITIES_PROCESS_WORKERS", default=os.cpu_count() or 1
+)
+UTILITIES_THREAD_WORKERS = env.int("UTILITIES_THREAD_WORKERS", default=8)
+UTILITIES_JOB_RETENTION_DAYS = env.float("UTILITIES_JOB_RETENTION_DAYS", default=7.0)
+UTILITIES_OVERRIDES: dict[str, dict[str, float]] = {}

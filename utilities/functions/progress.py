@@ -4,6 +4,7 @@ import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Any
 
 ProgressCallback = Callable[[float], None]
 
@@ -32,3 +33,14 @@ def reporting_to(callback: ProgressCallback) -> Iterator[None]:
         yield
     finally:
         _callback.reset(token)
+
+
+def call_forwarding_progress(
+    func: Callable[..., object], kwargs: dict[str, object], sink: Any
+) -> object:
+    """Call `func(**kwargs)`, putting its progress reports on `sink` (a queue).
+
+    Runs in a pool worker process, where the job's own callback cannot reach.
+    """
+    with reporting_to(sink.put):
+        return func(**kwargs)

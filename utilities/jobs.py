@@ -1,0 +1,176 @@
+"""Jobs: submit, run, cancel, read and prune.
+
+The Tasks interface carries the work to a worker; the Job row carries what it
+does not: who asked for what, progress, cancellation, the outcome. A job runs
+only if it moves from queued to running under a row lock, so one cancelled
+while queued never runs.
+"""
+
+import logging
+import time
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+from pydantic import BaseModel
+
+from config.errors import ApiError
+from utilities import runners
+from utilities.catalogue import registry
+from utilities.errors import JobCancelled, JobFinished, JobNotFound
+from utilities.models import Job
+from utilities.registry import Utility
+from utilities.tasks import run_job
+
+logger = logging.getLogger(__name__)
+
+Status = Job.Status
+
+
+def _job_submit(*, utility: Utility, args: BaseModel) -> Job:
+    # The database backend stores the task in this transaction: the job and
+    # its task are committed together or not at all.
+    with transaction.atomic():
+        job = Job.objects.create(
+            utility=utility.name, arguments=args.model_dump(mode="json")
+        )
+        job.task_id = str(run_job.enqueue(str(job.pk)).id)
+        job.save(update_fields=["task_id"])
+    return job
+
+
+def _job_cancel(*, job_id: uuid.UUID) -> Job:
+    with transaction.atomic():
+        job = Job.objects.select_for_update().filter(pk=job_id).first()
+        if job is None:
+            raise JobNotFound()
+        if job.status == Status.QUEUED:
+            job.status = Status.CANCELLED
+            job.finished_at = timezone.now()
+            job.save(update_fields=["status", "finished_at"])
+        elif job.status == Status.RUNNING:
+            job.cancel_requested = True
+            job.save(update_fields=["cancel_requested"])
+        else:
+            raise JobFinished()
+    return job
+
+
+async def job_submit(*, utility: Utility, args: BaseModel) -> Job:
+    """Queue a run of `utility` with arguments already validated by its schema."""
+    return await sync_to_async(_job_submit)(utility=utility, args=args)
+
+
+async def job_cancel(*, job_id: uuid.UUID) -> Job:
+    """Cancel a queued job now, or ask a running one to stop.
+
+    Raises JobNotFound, or JobFinished for a job that has already ended.
+    """
+    return await sync_to_async(_job_cancel)(job_id=job_id)
+
+
+async def job_get(*, job_id: uuid.UUID) -> Job:
+    """Return one job, or raise JobNotFound."""
+    try:
+        return await Job.objects.aget(pk=job_id)
+    except Job.DoesNotExist as exc:
+        raise JobNotFound() from exc
+
+
+def job_list(*, status: str | None = None, utility: str | None = None) -> QuerySet[Job]:
+    """Return jobs, newest first, lazily, filtered by status and utility."""
+    jobs = Job.objects.all()
+    if status is not None:
+        jobs = jobs.filter(status=status)
+    if utility is not None:
+        jobs = jobs.filter(utility=utility)
+    return jobs.order_by("-created_at", "-id")
+
+
+class _Reporter:
+    """Progress writes and cancellation checks of a running job, at most every `every_s`."""
+
+    def __init__(self, job_id: uuid.UUID, every_s: float = 0.5) -> None:
+        self.job_id = job_id
+        self.every_s = every_s
+        self._written_at = 0.0
+        self._checked_at = 0.0
+        self._cancelled = False
+
+    def report(self, fraction: float) -> None:
+        now = time.monotonic()
+        if fraction >= 1.0 or now - self._written_at >= self.every_s:
+            self._written_at = now
+            Job.objects.filter(pk=self.job_id, status=Status.RUNNING).update(
+                progress=fraction
+            )
+
+    def cancelled(self) -> bool:
+        now = time.monotonic()
+        if not self._cancelled and now - self._checked_at >= self.every_s:
+            self._checked_at = now
+            self._cancelled = Job.objects.filter(
+                pk=self.job_id, cancel_requested=True
+            ).exists()
+        return self._cancelled
+
+
+def _finish(job_id: uuid.UUID, status: str, **fields: Any) -> None:
+    Job.objects.filter(pk=job_id, status=Status.RUNNING).update(
+        status=status, finished_at=timezone.now(), **fields
+    )
+
+
+def job_run(*, job_id: str) -> None:
+    """Run a queued job to its end (called by the task, in a worker process)."""
+    with transaction.atomic():
+        job = Job.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or job.status != Status.QUEUED:
+            return  # cancelled while queued, or pruned: it never runs
+        job.status = Status.RUNNING
+        job.started_at = timezone.now()
+        job.save(update_fields=["status", "started_at"])
+    utility = registry.get(job.utility)
+    if utility is None:
+        _finish(
+            job.pk,
+            Status.FAILED,
+            error={"code": "unknown_utility", "detail": "No such utility."},
+        )
+        return
+    reporter = _Reporter(job.pk)
+    try:
+        args = utility.args_model.model_validate(job.arguments)
+        value = runners.run_for_job(
+            utility,
+            runners.arguments_of(utility, args),
+            on_progress=reporter.report,
+            cancelled=reporter.cancelled,
+        )
+        result = utility.result_model(result=value).model_dump(mode="json")["result"]
+    except JobCancelled:
+        _finish(job.pk, Status.CANCELLED)
+    except ApiError as exc:
+        _finish(job.pk, Status.FAILED, error={"code": exc.code, "detail": exc.detail})
+    except Exception:
+        logger.exception("Job %s (%s) failed", job.pk, job.utility)
+        error = {"code": "server_error", "detail": "Internal server error."}
+        _finish(job.pk, Status.FAILED, error=error)
+    else:
+        _finish(job.pk, Status.SUCCEEDED, result=result, progress=1.0)
+    # Retention needs no cron: each finished job sweeps the expired ones.
+    jobs_prune(older_than=timedelta(days=settings.UTILITIES_JOB_RETENTION_DAYS))
+
+
+def jobs_prune(*, older_than: timedelta) -> int:
+    """Delete jobs that finished more than `older_than` ago; return how many."""
+    cutoff = timezone.now() - older_than
+    deleted, _ = Job.objects.filter(
+        status__in=Job.FINISHED, finished_at__lt=cutoff
+    ).delete()
+    return deleted

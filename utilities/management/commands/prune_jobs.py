@@ -1,0 +1,40 @@
+"""`manage.py prune_jobs`: delete finished jobs past their retention period."""
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandParser
+
+from utilities.jobs import jobs_prune
+
+
+class Command(BaseCommand):
+    help = (
+        "Delete finished jobs (and their task results) older than the retention period."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--days",
+            type=float,
+            default=None,
+            help="Retention in days (default: UTILITIES_JOB_RETENTION_DAYS).",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        days = options["days"]
+        if days is None:
+            days = settings.UTILITIES_JOB_RETENTION_DAYS
+        deleted = jobs_prune(older_than=timedelta(days=days))
+        self.stdout.write(
+            f"Deleted {deleted} finished job(s) older than {days} day(s)."
+        )
+        # The task results the database backend keeps, under the same rule.
+        call_command(
+            "prune_db_task_results",
+            queue_name="*",
+            min_age_days=int(days),
+            verbosity=options["verbosity"],
+        )

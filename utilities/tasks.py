@@ -1,0 +1,11 @@
+"""The task behind every job, for Django's Tasks interface (`manage.py db_worker`)."""
+
+from django_tasks import task
+
+
+@task()
+def run_job(job_id: str) -> None:
+    """Run one submitted job; its outcome is kept on the Job row, not here."""
+    from utilities.jobs import job_run  # jobs enqueues this task: import at run time
+
+    job_run(job_id=job_id)
