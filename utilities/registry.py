@@ -111,6 +111,10 @@ def _args_model(func: Callable[..., Any], qualname: str, name: str) -> type[Base
             raise RegistrationError(
                 f"{where}: positional-only parameters cannot be named"
             )
+        if param.name.startswith("_") or hasattr(BaseModel, param.name):
+            # pydantic would take it as a private attribute or an inherited
+            # member, not a field, and the argument could never be passed.
+            raise RegistrationError(f"{where}: the name is reserved by pydantic")
         if param.name not in hints:
             raise RegistrationError(f"{where}: has no type annotation")
         annotation = hints[param.name]
@@ -177,7 +181,8 @@ class Registry:
         if name in self._utilities:
             raise RegistrationError(f"{qualname}: a utility named {name!r} exists")
         is_async = inspect.iscoroutinefunction(func)
-        execution = execution or ("inline" if is_async else "thread")
+        if execution is None:
+            execution = "inline" if is_async else "thread"
         if execution not in ("inline", "thread", "process"):
             raise RegistrationError(f"{qualname}: unknown execution {execution!r}")
         if is_async and execution != "inline":
@@ -191,7 +196,7 @@ class Registry:
             ("concurrency", concurrency),
             ("max_body_bytes", max_body_bytes),
         ):
-            if value is not None and value <= 0:
+            if value is not None and not value > 0:  # NaN too
                 raise RegistrationError(f"{qualname}: {setting} must be positive")
         doc = inspect.getdoc(func)
         if not doc:
