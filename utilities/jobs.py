@@ -93,18 +93,21 @@ def job_list(*, status: str | None = None, utility: str | None = None) -> QueryS
 
 
 class _Reporter:
-    """Progress writes and cancellation checks of a running job, at most every `every_s`."""
+    """Progress writes and cancellation checks of a running job, throttled."""
 
-    def __init__(self, job_id: uuid.UUID, every_s: float = 0.5) -> None:
+    def __init__(
+        self, job_id: uuid.UUID, write_every_s: float = 0.5, check_every_s: float = 0.25
+    ) -> None:
         self.job_id = job_id
-        self.every_s = every_s
+        self.write_every_s = write_every_s
+        self.check_every_s = check_every_s
         self._written_at = 0.0
         self._checked_at = 0.0
         self._cancelled = False
 
     def report(self, fraction: float) -> None:
         now = time.monotonic()
-        if fraction >= 1.0 or now - self._written_at >= self.every_s:
+        if fraction >= 1.0 or now - self._written_at >= self.write_every_s:
             self._written_at = now
             Job.objects.filter(pk=self.job_id, status=Status.RUNNING).update(
                 progress=fraction
@@ -112,7 +115,7 @@ class _Reporter:
 
     def cancelled(self) -> bool:
         now = time.monotonic()
-        if not self._cancelled and now - self._checked_at >= self.every_s:
+        if not self._cancelled and now - self._checked_at >= self.check_every_s:
             self._checked_at = now
             self._cancelled = Job.objects.filter(
                 pk=self.job_id, cancel_requested=True

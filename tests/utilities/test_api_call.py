@@ -72,7 +72,11 @@ async def test_datetime_in_and_out(api: httpx.AsyncClient) -> None:
     ],
 )  # fmt: skip
 async def test_invalid_arguments_are_422_naming_the_field(
-    api: httpx.AsyncClient, name: str, body: dict[str, object], loc: list[object], error_type: str
+    api: httpx.AsyncClient,
+    name: str,
+    body: dict[str, object],
+    loc: list[object],
+    error_type: str,
 ) -> None:
     """Each bad, missing or unknown argument is reported at its place."""
     response = await api.post(f"/api/utilities/{name}", json=body)
@@ -125,7 +129,9 @@ async def test_value_error_from_a_process_is_422(api: httpx.AsyncClient) -> None
 async def test_malformed_json_is_400(api: httpx.AsyncClient, body: bytes) -> None:
     """A body that does not parse is a 400."""
     response = await api.post(
-        "/api/utilities/slugify", content=body, headers={"Content-Type": "application/json"}
+        "/api/utilities/slugify",
+        content=body,
+        headers={"Content-Type": "application/json"},
     )
 
     assert response.status_code == 400
@@ -136,7 +142,9 @@ async def test_malformed_json_is_400(api: httpx.AsyncClient, body: bytes) -> Non
 async def test_arguments_must_be_an_object(api: httpx.AsyncClient, body: bytes) -> None:
     """Arguments are a JSON object; anything else is a 422."""
     response = await api.post(
-        "/api/utilities/slugify", content=body, headers={"Content-Type": "application/json"}
+        "/api/utilities/slugify",
+        content=body,
+        headers={"Content-Type": "application/json"},
     )
 
     assert response.status_code == 422
