@@ -31,6 +31,18 @@ def _log_in(api: httpx.AsyncClient, user: User) -> None:
     api.cookies.set("sessionid", session.session_key or "")
 
 
+async def _submit_add_form(
+    api: httpx.AsyncClient, fields: dict[str, str]
+) -> httpx.Response:
+    """Open the admin's add-user form and post `fields` with its CSRF token."""
+    form = await api.get("/admin/users/user/add/")
+    match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)
+    assert match is not None
+    return await api.post(
+        "/admin/users/user/add/", data={"csrfmiddlewaretoken": match.group(1), **fields}
+    )
+
+
 async def test_staff_sees_user_list_with_search(
     api: httpx.AsyncClient, staff: User, ann: User, bob: User
 ) -> None:
@@ -71,14 +83,10 @@ async def test_staff_adds_user_with_password(
 ) -> None:
     """The admin's add form creates a user who can log in by email."""
     await sync_to_async(_log_in)(api, staff)
-    form = await api.get("/admin/users/user/add/")
-    match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)
-    assert match is not None
 
-    response = await api.post(
-        "/admin/users/user/add/",
-        data={
-            "csrfmiddlewaretoken": match.group(1),
+    response = await _submit_add_form(
+        api,
+        {
             "email": "new@example.com",
             "name": "New",
             "age": "20",
@@ -99,14 +107,10 @@ async def test_admin_add_with_email_in_other_case_is_a_form_error(
 ) -> None:
     """A case-variant of a taken email is refused by the form, not a 500."""
     await sync_to_async(_log_in)(api, staff)
-    form = await api.get("/admin/users/user/add/")
-    match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)
-    assert match is not None
 
-    response = await api.post(
-        "/admin/users/user/add/",
-        data={
-            "csrfmiddlewaretoken": match.group(1),
+    response = await _submit_add_form(
+        api,
+        {
             "email": "ANN@example.com",
             "name": "Imposter",
             "usable_password": "false",
