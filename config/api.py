@@ -4,7 +4,9 @@ from django.http import HttpRequest
 from ninja import NinjaAPI, Schema
 
 from config import errors
+from config.security import api_auth, api_throttles
 from users.api import router as users_router
+from users.auth_api import router as auth_router
 from utilities.api import build_utilities_router, jobs_router
 from utilities.catalogue import registry
 
@@ -12,9 +14,12 @@ api = NinjaAPI(
     title="Ninja Service API",
     version="1.0.0",
     description="Users and typed utilities, served by async Django Ninja.",
+    auth=api_auth,
+    throttle=api_throttles,
 )
 errors.install(api)
 
+api.add_router("/auth", auth_router)
 api.add_router("/users", users_router)
 api.add_router("/utilities", build_utilities_router(registry))
 api.add_router("/jobs", jobs_router)
@@ -24,7 +29,7 @@ class HealthOut(Schema):
     status: str
 
 
-@api.get("/health", response=HealthOut, tags=["operations"])
+@api.get("/health", response=HealthOut, tags=["operations"], auth=None, throttle=[])
 async def get_health(request: HttpRequest) -> HealthOut:
     """Answer while the process can serve requests; never touches the database."""
     return HealthOut(status="ok")

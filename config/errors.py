@@ -6,6 +6,7 @@ Nothing else builds error bodies.
 """
 
 import logging
+import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -13,7 +14,13 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.defaults import page_not_found, server_error
 from ninja import NinjaAPI, Schema
-from ninja.errors import HttpError, ValidationError
+from ninja.errors import (
+    AuthenticationError,
+    AuthorizationError,
+    HttpError,
+    Throttled,
+    ValidationError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +65,25 @@ class NotFound(ApiError):
     status_code = 404
     code = "not_found"
     detail = "Not found."
+
+
+class Forbidden(ApiError):
+    status_code = 403
+    code = "forbidden"
+    detail = "You may not do this."
+
+
+_HTTP_ERROR_CODES = {
+    400: "malformed",
+    401: "unauthenticated",
+    403: "forbidden",
+    429: "throttled",
+}
+_HTTP_ERROR_DETAILS = {
+    401: "Authentication required: send a valid bearer token or log in.",
+    403: "You may not do this.",
+    429: "Too many requests; retry after `Retry-After` seconds.",
+}
 
 
 def error_responses(*codes: int) -> dict[int, type[ErrorOut]]:
@@ -117,8 +143,18 @@ def install(api: NinjaAPI) -> None:
         return respond(request, 422, body)
 
     def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
-        code = "malformed" if exc.status_code == 400 else f"http_{exc.status_code}"
-        return respond(request, exc.status_code, error_body(detail=str(exc), code=code))
+        code = _HTTP_ERROR_CODES.get(exc.status_code, f"http_{exc.status_code}")
+        detail = _HTTP_ERROR_DETAILS.get(exc.status_code, str(exc))
+        if isinstance(exc, AuthorizationError):
+            detail = str(exc) if str(exc) != "Forbidden" else detail
+        response = respond(
+            request, exc.status_code, error_body(detail=detail, code=code)
+        )
+        if isinstance(exc, AuthenticationError):
+            response["WWW-Authenticate"] = 'Bearer realm="api"'
+        if isinstance(exc, Throttled) and exc.wait is not None:
+            response["Retry-After"] = str(max(1, math.ceil(exc.wait)))
+        return response
 
     def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
         return on_api_error(request, NotFound())

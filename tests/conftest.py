@@ -43,13 +43,33 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     return True
 
 
-@pytest.fixture
-def api() -> httpx.AsyncClient:
-    """A client of the real ASGI application, without a socket."""
+def client(token: str | None = None) -> httpx.AsyncClient:
+    """Return a client of the real ASGI application, without a socket."""
     from config.asgi import application
 
     transport = httpx.ASGITransport(app=application)  # type: ignore[arg-type]  # two ASGI typings
-    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.AsyncClient(
+        transport=transport, base_url="https://testserver", headers=headers
+    )
+
+
+@pytest.fixture
+def anon() -> httpx.AsyncClient:
+    """A client that sends no credentials."""
+    return client()
+
+
+@pytest.fixture
+def staff(db: None) -> User:
+    """A staff member, who may do anything through the API."""
+    return factories.user(email="staff@example.com", name="Staff", is_staff=True)
+
+
+@pytest.fixture
+def api(staff: User) -> httpx.AsyncClient:
+    """A client authenticated as `staff` with a bearer token."""
+    return client(factories.token(staff))
 
 
 @pytest_asyncio.fixture

@@ -43,24 +43,47 @@ Email = Annotated[
 Age = Annotated[int, Field(ge=0, le=AGE_MAX)]
 
 
+Password = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=128),
+    AfterValidator(reject_nul_and_surrogates),
+]
+
+
 class UserCreate(Schema):
-    """POST body: a new user."""
+    """POST body (staff only): a new user; without a password it cannot log in."""
 
     model_config = ConfigDict(extra="forbid")
 
     email: Email
     name: Name
     age: Age | None = None
+    password: Password | None = None
+    is_active: bool = True
+    is_staff: bool = False
 
 
 class UserReplace(Schema):
-    """PUT body: every writable field; an omitted `age` becomes null."""
+    """PUT body: every writable field; an omitted `age` becomes null.
+
+    `is_active` and `is_staff` may be sent by staff only; omitted, they keep
+    their value.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     email: Email
     name: Name
     age: Age | None = None
+    is_active: bool | None = None
+    is_staff: bool | None = None
+
+    @field_validator("is_active", "is_staff")
+    @classmethod
+    def _not_null(cls, value: bool | None) -> bool:
+        if value is None:  # omitted keeps the value; null is not a value
+            raise ValueError("may not be null")
+        return value
 
 
 class UserPatch(Schema):
@@ -71,10 +94,12 @@ class UserPatch(Schema):
     email: Email | None = None
     name: Name | None = None
     age: Age | None = None
+    is_active: bool | None = None
+    is_staff: bool | None = None
 
-    @field_validator("email", "name")
+    @field_validator("email", "name", "is_active", "is_staff")
     @classmethod
-    def _not_null(cls, value: str | None) -> str:
+    def _not_null(cls, value: str | bool | None) -> str | bool:
         if value is None:  # runs only for values the client sent, never for defaults
             raise ValueError("may not be null")
         return value
@@ -87,6 +112,8 @@ class UserOut(Schema):
     email: str
     name: str
     age: int | None
+    is_active: bool
+    is_staff: bool
     created_at: datetime
     updated_at: datetime
 
@@ -114,3 +141,12 @@ class UserFilters(Schema):
     age_min: Age | None = None
     age_max: Age | None = None
     ordering: Ordering = "id"
+
+
+class PasswordChange(Schema):
+    """Body of a password change: the current password proves it is the user."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: Password
+    new_password: Password

@@ -1,28 +1,31 @@
-"""Reads of users."""
+"""Reads of users, within what the actor may see (users/access.py)."""
 
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 
+from users import access
 from users.errors import UserNotFound
 from users.models import User
 
 
-async def user_get(*, user_id: int) -> User:
-    """Return the user with this id, or raise UserNotFound."""
+async def user_get(*, actor: User, user_id: int) -> User:
+    """Return the user with this id, or raise UserNotFound (also when hidden)."""
     try:
-        return await User.objects.aget(pk=user_id)
+        return await access.users_visible_to(actor).aget(pk=user_id)
     except User.DoesNotExist as exc:
         raise UserNotFound() from exc
 
 
 def user_list(
     *,
+    actor: User,
     email: str | None = None,
     search: str | None = None,
     age_min: int | None = None,
     age_max: int | None = None,
     ordering: str = "id",
 ) -> QuerySet[User]:
-    """Return the users matching every given filter, lazily, in `ordering`."""
+    """Return the users matching every given filter, lazily, in `ordering` (staff only)."""
+    access.require_staff(actor)
     users = User.objects.all()
     if email is not None:
         users = users.filter(email__iexact=email)
@@ -32,5 +35,12 @@ def user_list(
         users = users.filter(age__gte=age_min)
     if age_max is not None:
         users = users.filter(age__lte=age_max)
-    # "id" breaks ties, so pages never repeat or skip a row.
-    return users.order_by(ordering, "id")
+    column = F(ordering.removeprefix("-"))
+    # Users without an age come last either way, on every database; "id"
+    # breaks ties, so pages never repeat or skip a row.
+    order = (
+        column.desc(nulls_last=True)
+        if ordering.startswith("-")
+        else column.asc(nulls_last=True)
+    )
+    return users.order_by(order, "id")

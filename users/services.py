@@ -2,69 +2,146 @@
 
 The work is sync and wrapped once with `sync_to_async`: a transaction must
 live inside one thread, and one hop per request is cheaper than one per query.
+Who may change whom is decided by users/access.py, through `actor`.
 """
 
 from collections.abc import Mapping
 
 from asgiref.sync import sync_to_async
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from ninja.errors import ValidationError
 
+from users import access
 from users.errors import EmailTaken, UserNotFound
 from users.models import User
 
 
-def _user_create(*, email: str, name: str, age: int | None) -> User:
+def _check_password(password: str, user: User, field: str) -> None:
+    """Apply Django's password validators; refuse with 422 at `field`."""
+    try:
+        validate_password(password, user)
+    except DjangoValidationError as exc:
+        raise ValidationError(
+            [
+                {"loc": ("body", field), "msg": msg, "type": "password"}
+                for msg in exc.messages
+            ]
+        ) from None
+
+
+def _user_create(
+    *,
+    actor: User,
+    email: str,
+    name: str,
+    age: int | None,
+    password: str | None,
+    **flags: bool,
+) -> User:
+    access.require_staff(actor)
+    if password is not None:
+        _check_password(password, User(email=email, name=name), "password")
     try:
         # A savepoint, so a duplicate leaves an enclosing transaction usable.
         with transaction.atomic():
-            return User.objects.create_user(email=email, name=name, age=age)
+            return User.objects.create_user(
+                email=email, password=password, name=name, age=age, **flags
+            )
     except IntegrityError as exc:
         # Schemas checked everything else: only the email indexes can fire here.
         raise EmailTaken() from exc
 
 
-def _user_update(*, user_id: int, changes: Mapping[str, object]) -> User:
+def _user_update(*, actor: User, user_id: int, changes: Mapping[str, object]) -> User:
+    access.check_fields(actor, changes)
     values = dict(changes)
     if isinstance(values.get("email"), str):
         values["email"] = User.objects.normalize_email(str(values["email"]))
+    visible = access.users_visible_to(actor)
     try:
         with transaction.atomic():
             if values:
                 # An UPDATE of the sent columns only: nothing read first, so
                 # nothing stale is written back over a concurrent change.
-                found = User.objects.filter(pk=user_id).update(
+                found = visible.filter(pk=user_id).update(
                     **values, updated_at=timezone.now()
                 )
                 if not found:
                     raise UserNotFound()
-            return User.objects.get(pk=user_id)
+            return visible.get(pk=user_id)
     except User.DoesNotExist as exc:
         raise UserNotFound() from exc
     except IntegrityError as exc:
         raise EmailTaken() from exc
 
 
-def _user_delete(*, user_id: int) -> None:
+def _user_delete(*, actor: User, user_id: int) -> None:
+    access.require_staff(actor)
     deleted, _ = User.objects.filter(pk=user_id).delete()
     if not deleted:
         raise UserNotFound()
 
 
-async def user_create(*, email: str, name: str, age: int | None = None) -> User:
-    """Create a user without a usable password; a taken email raises EmailTaken."""
-    return await sync_to_async(_user_create)(email=email, name=name, age=age)
+def _password_change(*, actor: User, current: str, new: str) -> None:
+    user = User.objects.get(pk=actor.pk)
+    if not user.check_password(current):
+        raise ValidationError(
+            [
+                {
+                    "loc": ("body", "current_password"),
+                    "msg": "The current password is not correct.",
+                    "type": "password_incorrect",
+                }
+            ]
+        )
+    _check_password(new, user, "new_password")
+    user.set_password(new)
+    user.save(update_fields=["password", "updated_at"])
 
 
-async def user_update(*, user_id: int, changes: Mapping[str, object]) -> User:
+async def user_create(
+    *,
+    actor: User,
+    email: str,
+    name: str,
+    age: int | None = None,
+    password: str | None = None,
+    is_active: bool = True,
+    is_staff: bool = False,
+) -> User:
+    """Create a user (staff only); a taken email raises EmailTaken."""
+    return await sync_to_async(_user_create)(
+        actor=actor,
+        email=email,
+        name=name,
+        age=age,
+        password=password,
+        is_active=is_active,
+        is_staff=is_staff,
+    )
+
+
+async def user_update(
+    *, actor: User, user_id: int, changes: Mapping[str, object]
+) -> User:
     """Write the columns of the fields in `changes`, and no others.
 
     That is what keeps two PATCHes of different fields from undoing each
     other. `updated_at` moves only when something was written.
     """
-    return await sync_to_async(_user_update)(user_id=user_id, changes=changes)
+    return await sync_to_async(_user_update)(
+        actor=actor, user_id=user_id, changes=changes
+    )
 
 
-async def user_delete(*, user_id: int) -> None:
-    """Delete a user; raise UserNotFound if there is none."""
-    await sync_to_async(_user_delete)(user_id=user_id)
+async def user_delete(*, actor: User, user_id: int) -> None:
+    """Delete a user (staff only); raise UserNotFound if there is none."""
+    await sync_to_async(_user_delete)(actor=actor, user_id=user_id)
+
+
+async def password_change(*, actor: User, current: str, new: str) -> None:
+    """Set `actor`'s password after checking the current one (422 if wrong)."""
+    await sync_to_async(_password_change)(actor=actor, current=current, new=new)

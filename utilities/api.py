@@ -18,6 +18,8 @@ from ninja.decorators import decorate_view
 from ninja.pagination import LimitOffsetPagination, paginate
 
 from config.errors import PayloadTooLarge, error_body, error_responses
+from config.security import JobThrottle
+from users.api import actor
 from utilities import jobs, runners
 from utilities.models import Job
 from utilities.registry import Registry, Utility
@@ -92,7 +94,7 @@ def _add_submit(router: Router, utility: Utility) -> None:
         response: HttpResponse,
         payload: args_model,  # type: ignore[valid-type]  # built from the signature
     ) -> Status[Job]:
-        job = await jobs.job_submit(utility=utility, args=payload)
+        job = await jobs.job_submit(actor=actor(request), utility=utility, args=payload)
         namespace = request.resolver_match.namespace if request.resolver_match else ""
         response["Location"] = reverse(
             f"{namespace}:get_job", kwargs={"job_id": job.pk}
@@ -102,7 +104,8 @@ def _add_submit(router: Router, utility: Utility) -> None:
     submit.__name__ = f"submit_{utility.name}_job"
     route = router.post(
         f"/{utility.name}/jobs",
-        response={202: JobOut, **error_responses(400, 413, 422)},
+        response={202: JobOut, **error_responses(400, 401, 413, 422, 429)},
+        throttle=[JobThrottle("1/s")],
         summary=f"Submit a {utility.name} job",
         description=(
             f"Run `{utility.name}` in the background; poll the job at the `Location` "
@@ -132,21 +135,24 @@ def build_utilities_router(registry: Registry) -> Router:
 jobs_router = Router(tags=["jobs"])
 
 
-@jobs_router.get("", response={200: list[JobOut], **error_responses(422)})
+@jobs_router.get("", response={200: list[JobOut], **error_responses(401, 422, 429)})
 @paginate(LimitOffsetPagination)
 async def list_jobs(request: HttpRequest, filters: Query[JobFilters]) -> object:
     """List jobs, newest first, filtered by `status` and `utility`."""
-    return jobs.job_list(**filters.model_dump())
+    return jobs.job_list(actor=actor(request), **filters.model_dump())
 
 
-@jobs_router.get("/{job_id}", response={200: JobOut, **error_responses(404, 422)})
+@jobs_router.get(
+    "/{job_id}", response={200: JobOut, **error_responses(401, 404, 422, 429)}
+)
 async def get_job(request: HttpRequest, job_id: uuid.UUID) -> Job:
     """Return a job: status, progress, and its result or error once finished."""
-    return await jobs.job_get(job_id=job_id)
+    return await jobs.job_get(actor=actor(request), job_id=job_id)
 
 
 @jobs_router.delete(
-    "/{job_id}", response={200: JobOut, 202: JobOut, **error_responses(404, 409, 422)}
+    "/{job_id}",
+    response={200: JobOut, 202: JobOut, **error_responses(401, 404, 409, 422, 429)},
 )
 async def cancel_job(request: HttpRequest, job_id: uuid.UUID) -> Status[Job]:
     """Cancel a job: a queued one at once (200), a running one soon (202).
@@ -154,5 +160,5 @@ async def cancel_job(request: HttpRequest, job_id: uuid.UUID) -> Status[Job]:
     A running job stops at its next progress report or poll, and then shows
     `cancelled`. A finished job cannot be cancelled (409).
     """
-    job = await jobs.job_cancel(job_id=job_id)
+    job = await jobs.job_cancel(actor=actor(request), job_id=job_id)
     return Status(200 if job.status == Job.Status.CANCELLED else 202, job)

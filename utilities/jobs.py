@@ -20,6 +20,7 @@ from django.utils import timezone
 from pydantic import BaseModel
 
 from config.errors import ApiError
+from users.models import User
 from utilities import runners
 from utilities.catalogue import registry
 from utilities.errors import JobCancelled, JobFinished, JobNotFound
@@ -32,21 +33,31 @@ logger = logging.getLogger(__name__)
 Status = Job.Status
 
 
-def _job_submit(*, utility: Utility, args: BaseModel) -> Job:
+def jobs_visible_to(actor: User) -> QuerySet[Job]:
+    """Return the jobs `actor` may see and cancel: staff all, others their own.
+
+    Anyone else's job is a 404, so job ids cannot be probed.
+    """
+    if actor.is_staff:
+        return Job.objects.all()
+    return Job.objects.filter(owner=actor)
+
+
+def _job_submit(*, actor: User, utility: Utility, args: BaseModel) -> Job:
     # The database backend stores the task in this transaction: the job and
     # its task are committed together or not at all.
     with transaction.atomic():
         job = Job.objects.create(
-            utility=utility.name, arguments=args.model_dump(mode="json")
+            utility=utility.name, owner=actor, arguments=args.model_dump(mode="json")
         )
         job.task_id = str(run_job.enqueue(str(job.pk)).id)
         job.save(update_fields=["task_id"])
     return job
 
 
-def _job_cancel(*, job_id: uuid.UUID) -> Job:
+def _job_cancel(*, actor: User, job_id: uuid.UUID) -> Job:
     with transaction.atomic():
-        job = Job.objects.select_for_update().filter(pk=job_id).first()
+        job = jobs_visible_to(actor).select_for_update().filter(pk=job_id).first()
         if job is None:
             raise JobNotFound()
         if job.status == Status.QUEUED:
@@ -61,30 +72,32 @@ def _job_cancel(*, job_id: uuid.UUID) -> Job:
     return job
 
 
-async def job_submit(*, utility: Utility, args: BaseModel) -> Job:
-    """Queue a run of `utility` with arguments already validated by its schema."""
-    return await sync_to_async(_job_submit)(utility=utility, args=args)
+async def job_submit(*, actor: User, utility: Utility, args: BaseModel) -> Job:
+    """Queue a run of `utility` for `actor`, with arguments its schema validated."""
+    return await sync_to_async(_job_submit)(actor=actor, utility=utility, args=args)
 
 
-async def job_cancel(*, job_id: uuid.UUID) -> Job:
+async def job_cancel(*, actor: User, job_id: uuid.UUID) -> Job:
     """Cancel a queued job now, or ask a running one to stop.
 
     Raises JobNotFound, or JobFinished for a job that has already ended.
     """
-    return await sync_to_async(_job_cancel)(job_id=job_id)
+    return await sync_to_async(_job_cancel)(actor=actor, job_id=job_id)
 
 
-async def job_get(*, job_id: uuid.UUID) -> Job:
-    """Return one job, or raise JobNotFound."""
+async def job_get(*, actor: User, job_id: uuid.UUID) -> Job:
+    """Return one job `actor` may see, or raise JobNotFound."""
     try:
-        return await Job.objects.aget(pk=job_id)
+        return await jobs_visible_to(actor).aget(pk=job_id)
     except Job.DoesNotExist as exc:
         raise JobNotFound() from exc
 
 
-def job_list(*, status: str | None = None, utility: str | None = None) -> QuerySet[Job]:
-    """Return jobs, newest first, lazily, filtered by status and utility."""
-    jobs = Job.objects.all()
+def job_list(
+    *, actor: User, status: str | None = None, utility: str | None = None
+) -> QuerySet[Job]:
+    """Return the jobs `actor` may see, newest first, lazily, filtered."""
+    jobs = jobs_visible_to(actor)
     if status is not None:
         jobs = jobs.filter(status=status)
     if utility is not None:

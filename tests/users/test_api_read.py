@@ -46,7 +46,9 @@ async def test_list_is_paginated(api: httpx.AsyncClient, db: None) -> None:
     for i in range(5):
         await factories.auser(email=f"u{i}@example.com", name=f"User {i}")
 
-    response = await api.get("/api/users", params={"limit": 2, "offset": 2})
+    response = await api.get(
+        "/api/users", params={"search": "User", "limit": 2, "offset": 2}
+    )
 
     assert response.status_code == 200
     body = response.json()
@@ -98,13 +100,13 @@ async def test_filter_by_age_range(api: httpx.AsyncClient, db: None) -> None:
 
 
 async def test_ordering_by_whitelisted_field(api: httpx.AsyncClient, db: None) -> None:
-    """`ordering=-age` sorts by age, oldest first."""
-    for age in (25, 65, 45):
+    """`ordering=-age` sorts by age, oldest first, users without an age last."""
+    for age in (25, None, 65, 45):
         await factories.auser(email=f"{age}@example.com", name="N", age=age)
 
-    response = await api.get("/api/users", params={"ordering": "-age"})
+    response = await api.get("/api/users", params={"search": "N", "ordering": "-age"})
 
-    assert [u["age"] for u in response.json()["items"]] == [65, 45, 25]
+    assert [u["age"] for u in response.json()["items"]] == [65, 45, 25, None]
 
 
 @pytest.mark.parametrize("ordering", ["password", "is_staff", "id;drop"])

@@ -1,0 +1,171 @@
+"""Who is calling: bearer tokens, sessions, the client's address, brute-force limits.
+
+Ninja runs auth callbacks in order and stops at the first that answers or
+raises. Bearer comes first and never needs a CSRF token; the session
+callback checks CSRF only once it has found a logged-in user, so an
+anonymous request gets 401, not 403. Ninja's throttles run after
+authentication, so failed authentications are limited here, before it.
+"""
+
+import logging
+import math
+import time
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
+from django.core.cache import cache
+from django.http import HttpRequest
+from ninja.errors import AuthenticationError, AuthorizationError, Throttled
+from ninja.security import APIKeyCookie, HttpBearer
+from ninja.throttling import AnonRateThrottle, AuthRateThrottle, BaseThrottle
+from ninja.utils import check_csrf
+
+from users import tokens
+from users.models import User
+
+security_log = logging.getLogger("security")
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+
+def client_ip(request: HttpRequest) -> str:
+    """Return the client's address, trusting `X-Forwarded-For` for NUM_PROXIES hops only.
+
+    Behind no proxy the header is client input: a client rotating it must
+    not escape a limit. Each trusted proxy appends the address it saw.
+    """
+    remote = str(request.META.get("REMOTE_ADDR", ""))
+    proxies = int(settings.NUM_PROXIES)
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR")
+    if proxies <= 0 or not forwarded:
+        return remote
+    hops = [part.strip() for part in str(forwarded).split(",")]
+    return hops[-min(proxies, len(hops))]
+
+
+class FailureLimiter:
+    """Count events per client in the cache, in fixed windows; refuse past the limit.
+
+    `rate_setting` names a setting like "10/m". The counters live in Django's
+    cache: local memory by default, Redis when REDIS_URL is set, so several
+    server processes share one limit.
+    """
+
+    _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+    def __init__(self, scope: str, rate_setting: str) -> None:
+        self.scope = scope
+        self.rate_setting = rate_setting
+
+    def _rate(self) -> tuple[int, int]:
+        count, _, unit = str(getattr(settings, self.rate_setting)).partition("/")
+        return int(count), self._UNITS[unit[:1]]
+
+    def _key(self, ident: str, window: int) -> tuple[str, float]:
+        now = time.time()
+        slot = int(now // window)
+        return f"limit:{self.scope}:{ident}:{slot}", (slot + 1) * window - now
+
+    async def retry_after(self, ident: str) -> int | None:
+        """Return the seconds to wait if `ident` is over the limit, else None."""
+        limit, window = self._rate()
+        key, left = self._key(ident, window)
+        if (await cache.aget(key) or 0) >= limit:
+            return max(1, math.ceil(left))
+        return None
+
+    async def hit(self, ident: str) -> None:
+        """Count one event for `ident`."""
+        _, window = self._rate()
+        key, _ = self._key(ident, window)
+        await cache.aadd(key, 0, timeout=window + 1)
+        await cache.aincr(key)
+
+
+failed_auth = FailureLimiter("failed-auth", "API_THROTTLE_FAILED_AUTH")
+
+
+async def check_not_blocked(limiter: FailureLimiter, request: HttpRequest) -> None:
+    """Raise Throttled (429) if the client is over `limiter`'s limit."""
+    wait = await limiter.retry_after(client_ip(request))
+    if wait is not None:
+        security_log.warning(
+            "throttled scope=%s ip=%s path=%s",
+            limiter.scope,
+            client_ip(request),
+            request.path,
+        )
+        raise Throttled(wait)
+
+
+class BearerAuth(HttpBearer):
+    """`Authorization: Bearer <token>`: an API token, checked against its digest."""
+
+    async def authenticate(self, request: HttpRequest, token: str) -> User | None:
+        await check_not_blocked(failed_auth, request)
+        api_token = await tokens.token_authenticate(token)
+        if api_token is None:
+            await failed_auth.hit(client_ip(request))
+            security_log.warning(
+                "auth failed kind=token ip=%s path=%s", client_ip(request), request.path
+            )
+            raise AuthenticationError()  # a bad token is an answer: no session fallback
+        request.api_token = api_token  # type: ignore[attr-defined]  # for DELETE /tokens/current
+        return api_token.user
+
+
+class SessionAuth(APIKeyCookie):
+    """The admin's session, for the browser; unsafe methods need the CSRF token."""
+
+    param_name = settings.SESSION_COOKIE_NAME
+
+    def __init__(self) -> None:
+        super().__init__(csrf=False)  # checked below, once a user is found
+
+    async def authenticate(self, request: HttpRequest, key: str | None) -> Any:
+        if not key:
+            return None
+        user = await request.auser()
+        if isinstance(user, AnonymousUser) or not user.is_active:
+            return None
+        if request.method not in SAFE_METHODS and check_csrf(request):
+            security_log.warning(
+                "csrf failed user=%s ip=%s path=%s",
+                user.pk,
+                client_ip(request),
+                request.path,
+            )
+            raise AuthorizationError(403, "CSRF check failed.")
+        return user
+
+
+api_auth = [BearerAuth(), SessionAuth()]
+
+
+class _RateFromSettings:
+    """Read the rate from settings on each request, so operators and tests can change it."""
+
+    rate_setting: str
+
+    def allow_request(self, request: HttpRequest) -> bool:
+        self.rate = getattr(settings, self.rate_setting)
+        self.num_requests, self.duration = self.parse_rate(self.rate)  # type: ignore[attr-defined]
+        return super().allow_request(request)  # type: ignore[misc,no-any-return]
+
+
+class AnonThrottle(_RateFromSettings, AnonRateThrottle):
+    rate_setting = "API_THROTTLE_ANON"
+
+
+class UserThrottle(_RateFromSettings, AuthRateThrottle):
+    rate_setting = "API_THROTTLE_USER"
+
+
+class JobThrottle(_RateFromSettings, AuthRateThrottle):
+    rate_setting = "API_THROTTLE_JOBS"
+    scope = "jobs"
+
+
+# The rates given here are placeholders: each request reads them from settings.
+api_throttles: list[BaseThrottle] = [AnonThrottle("1/s"), UserThrottle("1/s")]

@@ -1,0 +1,46 @@
+"""Who may see and change which users: the one place these rules live.
+
+Staff may do anything. Anyone else sees only themself: another user's id is
+a 404, so ids cannot be probed, and listing, creating and deleting are 403.
+"""
+
+from collections.abc import Iterable
+
+from django.db.models import QuerySet
+from ninja.errors import ValidationError
+
+from config.errors import Forbidden
+from users.models import User
+
+STAFF_ONLY_FIELDS = ("is_active", "is_staff")
+
+
+def users_visible_to(actor: User) -> QuerySet[User]:
+    """Return the users `actor` may read and change."""
+    if actor.is_staff:
+        return User.objects.all()
+    return User.objects.filter(pk=actor.pk)
+
+
+def require_staff(actor: User) -> None:
+    """Raise Forbidden unless `actor` is staff."""
+    if not actor.is_staff:
+        raise Forbidden("Only staff may do this.")
+
+
+def check_fields(actor: User, fields: Iterable[str]) -> None:
+    """Refuse (422) staff-only fields sent by someone who is not staff."""
+    if actor.is_staff:
+        return
+    refused = [field for field in fields if field in STAFF_ONLY_FIELDS]
+    if refused:
+        raise ValidationError(
+            [
+                {
+                    "loc": ("body", field),
+                    "msg": "Only staff may set this field.",
+                    "type": "staff_only",
+                }
+                for field in refused
+            ]
+        )

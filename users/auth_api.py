@@ -1,0 +1,98 @@
+"""HTTP handlers of /api/auth: obtain and revoke API tokens."""
+
+from datetime import datetime, timedelta
+
+from asgiref.sync import sync_to_async
+from django.contrib.auth import aauthenticate
+from django.http import HttpRequest
+from ninja import Router, Schema, Status
+from ninja.errors import AuthenticationError
+from pydantic import ConfigDict, Field
+
+from config.errors import ApiError, error_responses
+from config.security import FailureLimiter, check_not_blocked, client_ip, security_log
+from users import tokens
+from users.models import ApiToken, User
+from users.schemas import Email, Password
+
+router = Router(tags=["auth"])
+
+login_limiter = FailureLimiter("login", "API_THROTTLE_LOGIN")
+
+
+class TokenRequest(Schema):
+    """Credentials, exchanged for a new token."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: Email
+    password: Password
+    name: str = Field("", max_length=100, description="What the token is for.")
+    expires_in_days: int | None = Field(None, ge=1, le=3650)
+
+
+class TokenOut(Schema):
+    """A new token: `token` is shown this once and never again."""
+
+    token: str
+    prefix: str
+    expires_at: datetime | None
+
+
+class NoTokenInUse(ApiError):
+    status_code = 400
+    code = "no_token"
+    detail = "This request was not made with a bearer token."
+
+
+@router.post(
+    "/tokens",
+    auth=None,
+    response={201: TokenOut, **error_responses(400, 401, 422, 429)},
+)
+async def create_token(request: HttpRequest, payload: TokenRequest) -> Status[TokenOut]:
+    """Exchange email and password for a bearer token (strictly rate-limited).
+
+    A wrong email and a wrong password get the same 401.
+    """
+    await check_not_blocked(login_limiter, request)
+    await login_limiter.hit(client_ip(request))
+    # Django's backend hashes a dummy password for an unknown email, so the
+    # answer takes as long either way (#20760).
+    user = await aauthenticate(request, email=payload.email, password=payload.password)
+    if not isinstance(user, User):
+        security_log.warning("login failed ip=%s", client_ip(request))
+        raise AuthenticationError()
+    expires_in = (
+        timedelta(days=payload.expires_in_days) if payload.expires_in_days else None
+    )
+    token, raw = await sync_to_async(tokens.token_issue)(
+        user=user, name=payload.name, expires_in=expires_in
+    )
+    security_log.info(
+        "token issued user=%s prefix=%s ip=%s",
+        user.pk,
+        token.prefix,
+        client_ip(request),
+    )
+    return Status(
+        201, TokenOut(token=raw, prefix=token.prefix, expires_at=token.expires_at)
+    )
+
+
+@router.delete(
+    "/tokens/current", response={204: None, **error_responses(400, 401, 429)}
+)
+async def revoke_current_token(request: HttpRequest) -> Status[None]:
+    """Revoke the token this request is made with."""
+    token: ApiToken | None = getattr(request, "api_token", None)
+    if token is None:
+        raise NoTokenInUse()
+    await tokens.token_revoke(token=token)
+    security_log.info(
+        "token revoked user=%s prefix=%s ip=%s",
+        token.user_id,
+        token.prefix,
+        client_ip(request),
+    )
+    return Status(204, None)
