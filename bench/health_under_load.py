@@ -130,7 +130,7 @@ async def cpu_loop(
         calls.ok_during_health += ok and not stop.is_set()
 
 
-async def measure(args: argparse.Namespace, pid: int) -> dict[str, Any]:
+async def measure(args: argparse.Namespace, pid: int, token: str) -> dict[str, Any]:
     base = f"http://{HOST}:{args.port}"
     limits = httpx.Limits(max_connections=1)
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=10) as hc:
@@ -143,7 +143,10 @@ async def measure(args: argparse.Namespace, pid: int) -> dict[str, Any]:
         idle_cpu_ms = (cpu_seconds(pid) - cpu_before) * 1000 / args.requests
 
         heavy = httpx.Limits(max_connections=args.cpu_calls)
-        async with httpx.AsyncClient(base_url=base, limits=heavy, timeout=120) as cc:
+        auth = {"Authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(
+            base_url=base, limits=heavy, timeout=120, headers=auth
+        ) as cc:
             # Start the pool's workers (forkserver) before measuring.
             warm = await asyncio.gather(
                 *(count_primes(cc, 10**6) for _ in range(args.workers))
@@ -178,8 +181,8 @@ async def measure(args: argparse.Namespace, pid: int) -> dict[str, Any]:
 
 def start_server(
     args: argparse.Namespace, tmp: Path, log: Path, deadline: float
-) -> subprocess.Popen[bytes]:
-    """Migrate a fresh SQLite database in `tmp`, then start uvicorn on it."""
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Migrate a fresh SQLite database in `tmp`, start uvicorn on it; return it and a token."""
     env = {
         k: v
         for k, v in os.environ.items()
@@ -189,6 +192,9 @@ def start_server(
         DJANGO_DEBUG="false",
         DJANGO_SECRET_KEY="bench-only",
         DJANGO_ALLOWED_HOSTS=HOST,
+        DJANGO_SECURE_SSL_REDIRECT="false",  # plain HTTP on loopback
+        API_THROTTLE_USER="1000000/m",
+        DJANGO_SUPERUSER_PASSWORD="bench-only-passphrase",
         DATABASE_URL=f"sqlite:///{tmp / 'bench.sqlite3'}",
         PYTHONUNBUFFERED="1",
         UTILITIES_PROCESS_WORKERS=str(args.workers),
@@ -199,13 +205,21 @@ def start_server(
     manage = [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"]
     wait_s = min(60, deadline - time.monotonic())
     subprocess.run(manage, cwd=ROOT, env=env, check=True, timeout=wait_s)
+    admin = ["--noinput", "--email", "bench@example.com", "--name", "Bench"]
+    run = [sys.executable, "manage.py"]
+    subprocess.run(run + ["createsuperuser", *admin], cwd=ROOT, env=env, check=True)
+    issued = subprocess.run(
+        run + ["issue_token", "bench@example.com"],
+        cwd=ROOT, env=env, check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    token = issued.stdout.strip()
     command = [sys.executable, "-m", "uvicorn", "config.asgi:application"]
     command += ["--host", HOST, "--port", str(args.port)]
     with log.open("wb") as out:
         server = subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
         )
-    return server
+    return server, token
 
 
 def port_free(port: int) -> bool:
@@ -281,7 +295,7 @@ def main() -> int:
     log = tmp / "server.log"  # uvicorn's output, shown if something fails
     server: subprocess.Popen[bytes] | None = None
     try:
-        server = start_server(args, tmp, log, deadline)
+        server, token = start_server(args, tmp, log, deadline)
         if not wait_ready(server, args.port, min(30, deadline - time.monotonic())):
             print(
                 f"server did not answer /api/health:\n{log.read_text()[-3000:]}",
@@ -289,7 +303,9 @@ def main() -> int:
             )
             return 1
         remaining = deadline - time.monotonic()
-        results = asyncio.run(asyncio.wait_for(measure(args, server.pid), remaining))
+        results = asyncio.run(
+            asyncio.wait_for(measure(args, server.pid, token), remaining)
+        )
         results["config"] = {k: v for k, v in vars(args).items() if k != "json"} | {
             "server_pid": server.pid
         }

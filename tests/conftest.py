@@ -13,6 +13,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from asgiref.sync import async_to_sync, sync_to_async
+from django.core.cache import cache
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections, connections
 from pytest_django import Settings
@@ -91,6 +92,12 @@ def ann(db: None) -> User:
 def bob(db: None) -> User:
     """A second user, without an age."""
     return factories.user(email="bob@example.com", name="Bob", age=None)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    """Start each test with empty rate-limit counters (the in-memory cache)."""
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -56,6 +56,10 @@ class UserManager(BaseUserManager["User"]):
         # Log-in is case-insensitive, as the unique constraint is.
         return self.get(email__iexact=username)
 
+    async def aget_by_natural_key(self, username: str | None) -> "User":
+        """See get_by_natural_key()."""
+        return await self.aget(email__iexact=username)
+
 
 class User(AbstractBaseUser, PermissionsMixin):
     """Someone known to the API; staff members may also use the admin."""

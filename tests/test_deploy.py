@@ -1,0 +1,109 @@
+"""Production settings, as an operator runs them."""
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from pytest_django import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run manage.py in a fresh process with the environment of a deployment."""
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "REDIS_"))
+    }
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_production_settings_pass_check_deploy() -> None:
+    """`manage.py check --deploy` finds nothing to warn about with DEBUG off."""
+    result = _manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+        DJANGO_ALLOWED_HOSTS="api.example.com",
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_server_refuses_to_start_without_secret_key() -> None:
+    """With debug off and no DJANGO_SECRET_KEY, nothing starts."""
+    result = _manage("check", DJANGO_DEBUG="false")
+
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY" in result.stderr
+
+
+@pytest.mark.django_db
+async def test_security_headers_are_sent(api: httpx.AsyncClient) -> None:
+    """Responses carry HSTS, nosniff, referrer policy and frame options."""
+    response = await api.get("/api/users/me")
+
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=31536000")
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "same-origin"
+    assert response.headers["X-Frame-Options"] == "DENY"
+
+
+async def test_plain_http_is_redirected_to_https() -> None:
+    """Outside debug, http:// requests are sent to https://, except the health probe."""
+    from config.asgi import application
+
+    transport = httpx.ASGITransport(app=application)  # type: ignore[arg-type]  # two ASGI typings
+    plain = httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+    redirected = await plain.get("/api/utilities")
+    probe = await plain.get("/api/health")
+
+    assert redirected.status_code == 301
+    assert redirected.headers["Location"] == "https://testserver/api/utilities"
+    assert probe.status_code == 200
+
+
+@pytest.mark.django_db
+async def test_cors_is_off_by_default(api: httpx.AsyncClient) -> None:
+    """No origin is allowed unless configured."""
+    response = await api.get(
+        "/api/users/me", headers={"Origin": "https://evil.example"}
+    )
+
+    assert "Access-Control-Allow-Origin" not in response.headers
+
+
+@pytest.mark.django_db
+async def test_cors_allows_configured_origins(
+    api: httpx.AsyncClient, settings: Settings
+) -> None:
+    """A listed origin gets the CORS headers."""
+    settings.CORS_ALLOWED_ORIGINS = ["https://app.example"]
+
+    response = await api.get("/api/users/me", headers={"Origin": "https://app.example"})
+
+    assert response.headers["Access-Control-Allow-Origin"] == "https://app.example"
+
+
+def test_passwords_are_hashed_with_argon2(db: None) -> None:
+    """New passwords use Argon2, Django's recommended hasher."""
+    from tests import factories
+
+    user = factories.user(email="h@example.com", password="a long unusual passphrase")
+
+    assert user.password.startswith("argon2$")

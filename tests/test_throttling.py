@@ -1,0 +1,173 @@
+"""Rate limits: 429 with Retry-After, per client, on the in-memory cache and on Redis."""
+
+import asyncio
+import os
+import uuid
+
+import httpx
+import pytest
+from asgiref.sync import sync_to_async
+from django.core.cache import cache
+from pytest_django import Settings
+
+from tests import factories
+from tests.conftest import client
+from users.models import User
+
+pytestmark = pytest.mark.django_db
+
+PASSWORD = "a long unusual passphrase"
+
+
+@pytest.fixture(params=["locmem", "redis"])
+def backend(request: pytest.FixtureRequest, settings: Settings) -> str:
+    """Run the test on each cache a deployment may use for the counters."""
+    if request.param == "redis":
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": os.environ.get(
+                    "TEST_REDIS_URL", "redis://127.0.0.1:6379/15"
+                ),
+                # Each test its own keys: parallel workers share the server.
+                "KEY_PREFIX": f"test-{uuid.uuid4().hex}",
+            }
+        }
+        cache.set("ping", 1)  # fails loudly if Redis is not running
+    return str(request.param)
+
+
+@pytest.fixture
+def carol(db: None) -> User:
+    return factories.user(email="carol@example.com", name="Carol", password=PASSWORD)
+
+
+async def test_user_rate_limit_is_429_with_retry_after(
+    backend: str, settings: Settings, carol: User, ann: User
+) -> None:
+    """Past the per-user rate, requests get 429; another user is not affected."""
+    settings.API_THROTTLE_USER = "3/m"
+    mine = client(await sync_to_async(factories.token)(carol))
+    theirs = client(await sync_to_async(factories.token)(ann))
+
+    statuses = [(await mine.get("/api/users/me")).status_code for _ in range(4)]
+    other = await theirs.get("/api/users/me")
+
+    assert statuses == [200, 200, 200, 429]
+    assert other.status_code == 200
+    refused = await mine.get("/api/users/me")
+    assert refused.json()["code"] == "throttled"
+    assert int(refused.headers["Retry-After"]) >= 1
+
+
+async def test_failed_token_guesses_are_limited(
+    backend: str, settings: Settings, anon: httpx.AsyncClient, carol: User
+) -> None:
+    """After too many bad tokens from one address, even a good token waits."""
+    settings.API_THROTTLE_FAILED_AUTH = "3/h"
+    good = await sync_to_async(factories.token)(carol)
+
+    guesses = [
+        (
+            await anon.get("/api/users/me", headers={"Authorization": f"Bearer x.{i}"})
+        ).status_code
+        for i in range(4)
+    ]
+    blocked = await client(good).get("/api/users/me")
+
+    assert guesses == [401, 401, 401, 429]
+    assert blocked.status_code == 429
+    assert "Retry-After" in blocked.headers
+
+
+async def test_login_is_limited_per_address(
+    backend: str, settings: Settings, anon: httpx.AsyncClient, carol: User
+) -> None:
+    """Login attempts past the limit get 429, even with the right password."""
+    settings.API_THROTTLE_LOGIN = "2/m"
+    wrong = {"email": carol.email, "password": "guess"}
+    right = {"email": carol.email, "password": PASSWORD}
+
+    first = await anon.post("/api/auth/tokens", json=wrong)
+    second = await anon.post("/api/auth/tokens", json=wrong)
+    third = await anon.post("/api/auth/tokens", json=right)
+
+    assert (first.status_code, second.status_code, third.status_code) == (401, 401, 429)
+
+
+async def test_rotating_forwarded_for_does_not_escape_the_limit(
+    backend: str, settings: Settings, anon: httpx.AsyncClient, carol: User
+) -> None:
+    """With no trusted proxy, X-Forwarded-For is ignored for the client address."""
+    settings.API_THROTTLE_LOGIN = "2/m"
+    body = {"email": carol.email, "password": "guess"}
+
+    statuses = [
+        (
+            await anon.post(
+                "/api/auth/tokens",
+                json=body,
+                headers={"X-Forwarded-For": f"10.0.0.{i}"},
+            )
+        ).status_code
+        for i in range(3)
+    ]
+
+    assert statuses == [401, 401, 429]
+
+
+async def test_trusted_proxy_separates_clients(
+    backend: str, settings: Settings, anon: httpx.AsyncClient, carol: User
+) -> None:
+    """Behind one trusted proxy, the address it forwards is the client."""
+    settings.NUM_PROXIES = 1
+    settings.API_THROTTLE_LOGIN = "1/m"
+    body = {"email": carol.email, "password": "guess"}
+
+    async def attempt(ip: str) -> int:
+        headers = {"X-Forwarded-For": ip}
+        return (
+            await anon.post("/api/auth/tokens", json=body, headers=headers)
+        ).status_code
+
+    assert [await attempt("192.0.2.1"), await attempt("192.0.2.1")] == [401, 429]
+    assert await attempt("192.0.2.2") == 401
+
+
+async def test_job_submission_has_its_own_stricter_limit(
+    backend: str, settings: Settings, carol: User
+) -> None:
+    """Jobs are limited per user separately from other requests."""
+    settings.API_THROTTLE_JOBS = "2/m"
+    api = client(await sync_to_async(factories.token)(carol))
+
+    statuses = [
+        (
+            await api.post("/api/utilities/count_primes/jobs", json={"limit": 10})
+        ).status_code
+        for _ in range(3)
+    ]
+    other = await api.get("/api/jobs")
+
+    assert statuses == [202, 202, 429]
+    assert other.status_code == 200
+
+
+async def test_limit_resets_after_its_window(
+    backend: str, settings: Settings, anon: httpx.AsyncClient, carol: User
+) -> None:
+    """Once Retry-After has passed, the client may try again."""
+    settings.API_THROTTLE_LOGIN = "1/s"
+    body = {"email": carol.email, "password": "guess"}
+    for _ in range(
+        5
+    ):  # two attempts may straddle a window boundary: go on until refused
+        refused = await anon.post("/api/auth/tokens", json=body)
+        if refused.status_code == 429:
+            break
+    assert refused.status_code == 429
+
+    await asyncio.sleep(int(refused.headers["Retry-After"]))
+    again = await anon.post("/api/auth/tokens", json=body)
+
+    assert again.status_code == 401
