@@ -4,6 +4,7 @@ from django.http import HttpRequest
 from ninja import NinjaAPI, Schema
 
 from config import errors
+from config.parser import BoundedJSONParser
 from config.security import api_auth, api_throttles
 from users.api import router as users_router
 from users.auth_api import router as auth_router
@@ -15,6 +16,7 @@ api = NinjaAPI(
     version="1.0.0",
     description="Users and typed utilities, served by async Django Ninja.",
     auth=api_auth,
+    parser=BoundedJSONParser(),
     throttle=api_throttles,
 )
 errors.install(api)

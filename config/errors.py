@@ -10,6 +10,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.defaults import page_not_found, server_error
@@ -21,6 +22,8 @@ from ninja.errors import (
     Throttled,
     ValidationError,
 )
+
+from config.parser import NestingTooDeep
 
 logger = logging.getLogger(__name__)
 
@@ -143,6 +146,11 @@ def install(api: NinjaAPI) -> None:
         return respond(request, 422, body)
 
     def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+        if isinstance(
+            exc.__cause__, NestingTooDeep
+        ):  # Ninja wraps parser errors in a 400
+            detail = f"The body nests lists and objects deeper than {settings.API_MAX_JSON_DEPTH} levels."
+            return respond(request, 422, error_body(detail=detail, code="too_deep"))
         code = _HTTP_ERROR_CODES.get(exc.status_code, f"http_{exc.status_code}")
         detail = _HTTP_ERROR_DETAILS.get(exc.status_code, str(exc))
         if isinstance(exc, AuthorizationError):

@@ -106,3 +106,21 @@ async def test_health_answers_without_database(anon: httpx.AsyncClient) -> None:
 
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize("depth", [33, 5000])
+async def test_deeply_nested_body_is_422(api: httpx.AsyncClient, depth: int) -> None:
+    """JSON nested beyond 32 levels is refused, however deep it goes."""
+    body = (
+        b'{"email": "a@example.com", "name": "A", "x": '
+        + b"[" * depth
+        + b"]" * depth
+        + b"}"
+    )
+
+    response = await api.post(
+        "/api/users", content=body, headers={"Content-Type": "application/json"}
+    )
+
+    assert response.status_code == 422
+    assert response.json()["code"] == "too_deep"
