@@ -23,9 +23,11 @@ from ninja.errors import (
     ValidationError,
 )
 
+from config.clients import client_ip
 from config.parser import NestingTooDeep
 
 logger = logging.getLogger(__name__)
+security_log = logging.getLogger("security")
 
 
 class ErrorItem(Schema):
@@ -121,6 +123,17 @@ def _validation_items(exc: ValidationError) -> list[dict[str, Any]]:
     return items
 
 
+def _log_denial(request: HttpRequest) -> None:
+    user = getattr(request, "auth", None)
+    security_log.warning(
+        "permission denied user=%s ip=%s %s %s",
+        getattr(user, "pk", None),
+        client_ip(request),
+        request.method,
+        request.path,
+    )
+
+
 def install(api: NinjaAPI) -> None:
     """Make `api` answer every error with an `ErrorOut`."""
 
@@ -130,6 +143,8 @@ def install(api: NinjaAPI) -> None:
         return api.create_response(request, body, status=status)
 
     def on_api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
+        if exc.status_code == 403:
+            _log_denial(request)
         body = error_body(detail=exc.detail, code=exc.code)
         response = respond(request, exc.status_code, body)
         for name, value in exc.headers.items():

@@ -21,27 +21,13 @@ from ninja.security import APIKeyCookie, HttpBearer
 from ninja.throttling import AnonRateThrottle, AuthRateThrottle, BaseThrottle
 from ninja.utils import check_csrf
 
+from config.clients import client_ip
 from users import tokens
 from users.models import User
 
 security_log = logging.getLogger("security")
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
-
-
-def client_ip(request: HttpRequest) -> str:
-    """Return the client's address, trusting `X-Forwarded-For` for NUM_PROXIES hops only.
-
-    Behind no proxy the header is client input: a client rotating it must
-    not escape a limit. Each trusted proxy appends the address it saw.
-    """
-    remote = str(request.META.get("REMOTE_ADDR", ""))
-    proxies = int(settings.NUM_PROXIES)
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR")
-    if proxies <= 0 or not forwarded:
-        return remote
-    hops = [part.strip() for part in str(forwarded).split(",")]
-    return hops[-min(proxies, len(hops))]
 
 
 class FailureLimiter:

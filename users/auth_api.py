@@ -9,8 +9,9 @@ from ninja import Router, Schema, Status
 from ninja.errors import AuthenticationError
 from pydantic import ConfigDict, Field
 
+from config.clients import client_ip
 from config.errors import ApiError, error_responses
-from config.security import FailureLimiter, check_not_blocked, client_ip, security_log
+from config.security import FailureLimiter, check_not_blocked, security_log
 from users import tokens
 from users.models import ApiToken, User
 from users.schemas import Email, Password

@@ -8,7 +8,8 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore
 
-from users.models import User
+from tests.conftest import client
+from users.models import ApiToken, User
 
 pytestmark = pytest.mark.django_db
 
@@ -122,3 +123,39 @@ async def test_admin_add_with_email_in_other_case_is_a_form_error(
     assert response.status_code == 200
     assert "already exists" in response.text
     assert await User.objects.filter(is_staff=False).acount() == 1
+
+
+async def test_token_made_in_admin_is_shown_once_and_works(
+    api: httpx.AsyncClient, staff: User, ann: User
+) -> None:
+    """Adding a token in the admin shows it once; only its digest is stored."""
+    await sync_to_async(_log_in)(api, staff)
+    form = await api.get("/admin/users/apitoken/add/")
+    match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)
+    assert match is not None
+
+    response = await api.post(
+        "/admin/users/apitoken/add/",
+        data={
+            "csrfmiddlewaretoken": match.group(1),
+            "user": str(ann.pk),
+            "name": "laptop",
+            "expires_at_0": "",
+            "expires_at_1": "",
+            "revoked_at_0": "",
+            "revoked_at_1": "",
+        },
+        headers={"Referer": str(form.url)},
+        follow_redirects=True,
+    )
+
+    shown = re.search(r"The new token is ([0-9a-f]+\.[\w-]+)", response.text)
+    assert shown is not None
+    raw = shown.group(1)
+    token = await ApiToken.objects.select_related("user").aget(name="laptop")
+    assert (token.user, token.prefix) == (ann, raw.split(".")[0])
+    assert raw not in token.digest
+    me = await client(raw).get("/api/users/me")
+    assert me.json()["id"] == ann.pk
+    again = await api.get("/admin/users/apitoken/")
+    assert raw not in again.text

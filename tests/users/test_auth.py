@@ -279,3 +279,16 @@ async def test_security_events_are_logged_without_secrets(
     assert "auth failed kind=token ip=127.0.0.1" in logged
     assert "hunter22" not in logged
     assert "secret-guess" not in logged
+
+
+async def test_permission_denials_are_logged(
+    ann: User, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A 403 leaves a security event naming the user and address."""
+    api = client(await sync_to_async(factories.token)(ann))
+
+    with caplog.at_level("WARNING", logger="security"):
+        response = await api.get("/api/users")
+
+    assert response.status_code == 403
+    assert f"permission denied user={ann.pk} ip=127.0.0.1 GET /api/users" in caplog.text
