@@ -1,5 +1,7 @@
 """Test data made through the services, so it is data the API could have made."""
 
+from typing import Any
+
 from asgiref.sync import async_to_sync
 
 from users import services, tokens
@@ -30,24 +32,9 @@ async def auser(
     )
 
 
-def user(
-    *,
-    email: str,
-    name: str = "Someone",
-    age: int | None = None,
-    password: str | None = None,
-    is_staff: bool = False,
-    is_active: bool = True,
-) -> User:
+def user(*, email: str, **fields: Any) -> User:
     """See auser(); for sync fixtures."""
-    return async_to_sync(auser)(
-        email=email,
-        name=name,
-        age=age,
-        password=password,
-        is_staff=is_staff,
-        is_active=is_active,
-    )
+    return async_to_sync(auser)(email=email, **fields)
 
 
 def token(user: User) -> str:

@@ -33,16 +33,22 @@ def _log_in(api: httpx.AsyncClient, user: User) -> None:
 
 
 async def _submit_add_form(
-    api: httpx.AsyncClient, fields: dict[str, str]
+    api: httpx.AsyncClient,
+    fields: dict[str, str],
+    model: str = "user",
+    *,
+    follow_redirects: bool = False,
 ) -> httpx.Response:
-    """Open the admin's add-user form and post `fields` with its CSRF token."""
-    form = await api.get("/admin/users/user/add/")
+    """Open an admin add form of users.<model> and post `fields` with its CSRF token."""
+    url = f"/admin/users/{model}/add/"
+    form = await api.get(url)
     match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)
     assert match is not None
     return await api.post(
-        "/admin/users/user/add/",
+        url,
         data={"csrfmiddlewaretoken": match.group(1), **fields},
         headers={"Referer": str(form.url)},  # Django checks it on HTTPS
+        follow_redirects=follow_redirects,
     )
 
 
@@ -130,14 +136,10 @@ async def test_token_made_in_admin_is_shown_once_and_works(
 ) -> None:
     """Adding a token in the admin shows it once; only its digest is stored."""
     await sync_to_async(_log_in)(api, staff)
-    form = await api.get("/admin/users/apitoken/add/")
-    match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)
-    assert match is not None
 
-    response = await api.post(
-        "/admin/users/apitoken/add/",
-        data={
-            "csrfmiddlewaretoken": match.group(1),
+    response = await _submit_add_form(
+        api,
+        {
             "user": str(ann.pk),
             "name": "laptop",
             "expires_at_0": "",
@@ -145,7 +147,7 @@ async def test_token_made_in_admin_is_shown_once_and_works(
             "revoked_at_0": "",
             "revoked_at_1": "",
         },
-        headers={"Referer": str(form.url)},
+        "apitoken",
         follow_redirects=True,
     )
 
