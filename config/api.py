@@ -4,6 +4,7 @@ from django.http import HttpRequest
 from ninja import NinjaAPI, Schema
 
 from config import errors
+from config.docs import docs_access
 from config.parser import BoundedJSONParser
 from config.security import api_auth, api_throttles
 from users.api import router as users_router
@@ -17,6 +18,7 @@ api = NinjaAPI(
     description="Users and typed utilities, served by async Django Ninja.",
     auth=api_auth,
     parser=BoundedJSONParser(),
+    docs_decorator=docs_access,
     throttle=api_throttles,
 )
 errors.install(api)

@@ -12,6 +12,7 @@ import math
 import time
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
@@ -53,23 +54,34 @@ class FailureLimiter:
         slot = int(now // window)
         return f"limit:{self.scope}:{ident}:{slot}", (slot + 1) * window - now
 
-    async def retry_after(self, ident: str) -> int | None:
+    def retry_after_sync(self, ident: str) -> int | None:
         """Return the seconds to wait if `ident` is over the limit, else None."""
         limit, window = self._rate()
         key, left = self._key(ident, window)
-        if (await cache.aget(key) or 0) >= limit:
+        if (cache.get(key) or 0) >= limit:
             return max(1, math.ceil(left))
         return None
 
-    async def hit(self, ident: str) -> None:
+    def hit_sync(self, ident: str) -> None:
         """Count one event for `ident`."""
         _, window = self._rate()
         key, _ = self._key(ident, window)
-        await cache.aadd(key, 0, timeout=window + 1)
-        await cache.aincr(key)
+        cache.add(key, 0, timeout=window + 1)
+        cache.incr(key)
+
+    async def retry_after(self, ident: str) -> int | None:
+        """See retry_after_sync()."""
+        return await sync_to_async(self.retry_after_sync)(ident)
+
+    async def hit(self, ident: str) -> None:
+        """See hit_sync()."""
+        await sync_to_async(self.hit_sync)(ident)
 
 
 failed_auth = FailureLimiter("failed-auth", "API_THROTTLE_FAILED_AUTH")
+login_limiter = FailureLimiter(
+    "login", "API_THROTTLE_LOGIN"
+)  # the API's and the admin's
 
 
 async def check_not_blocked(limiter: FailureLimiter, request: HttpRequest) -> None:
@@ -106,8 +118,11 @@ class SessionAuth(APIKeyCookie):
 
     param_name = settings.SESSION_COOKIE_NAME
 
-    def __init__(self) -> None:
-        super().__init__(csrf=False)  # checked below, once a user is found
+    def _get_key(self, request: HttpRequest) -> str | None:
+        # Ninja would check CSRF here, before knowing whether there is a
+        # session at all; authenticate() checks it once a user is found. The
+        # `csrf` flag stays on, so /api/docs sends the token.
+        return request.COOKIES.get(self.param_name)
 
     async def authenticate(self, request: HttpRequest, key: str | None) -> Any:
         if not key:

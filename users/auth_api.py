@@ -11,14 +11,12 @@ from pydantic import ConfigDict, Field
 
 from config.clients import client_ip
 from config.errors import ApiError, error_responses
-from config.security import FailureLimiter, check_not_blocked, security_log
+from config.security import check_not_blocked, login_limiter, security_log
 from users import tokens
 from users.models import ApiToken, User
 from users.schemas import Email, Password
 
 router = Router(tags=["auth"])
-
-login_limiter = FailureLimiter("login", "API_THROTTLE_LOGIN")
 
 
 class TokenRequest(Schema):

@@ -9,6 +9,7 @@ while queued never runs.
 import logging
 import time
 import uuid
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -70,6 +71,18 @@ def _job_cancel(*, actor: User, job_id: uuid.UUID) -> Job:
         else:
             raise JobFinished()
     return job
+
+
+def jobs_cancel(*, actor: User, job_ids: Iterable[uuid.UUID]) -> int:
+    """Cancel every queued or running job of `job_ids`; return how many (admin)."""
+    count = 0
+    for job_id in job_ids:
+        try:
+            _job_cancel(actor=actor, job_id=job_id)
+        except (JobFinished, JobNotFound):
+            continue
+        count += 1
+    return count
 
 
 async def job_submit(*, actor: User, utility: Utility, args: BaseModel) -> Job:

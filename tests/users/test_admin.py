@@ -7,11 +7,17 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore
+from django.utils import timezone
+from pytest_django import Settings
 
+from tests import factories
 from tests.conftest import client
+from users import tokens
 from users.models import ApiToken, User
 
 pytestmark = pytest.mark.django_db
+
+PASSWORD = "a long unusual passphrase"
 
 
 @pytest.fixture
@@ -161,3 +167,163 @@ async def test_token_made_in_admin_is_shown_once_and_works(
     assert me.json()["id"] == ann.pk
     again = await api.get("/admin/users/apitoken/")
     assert raw not in again.text
+
+
+async def _post_change_form(
+    api: httpx.AsyncClient, user: User, fields: dict[str, str]
+) -> httpx.Response:
+    """Post the admin change form of `user` with `fields` over its current values."""
+    url = f"/admin/users/user/{user.pk}/change/"
+    form = await api.get(url)
+    match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)
+    assert match is not None
+    data = {
+        "csrfmiddlewaretoken": match.group(1),
+        "email": user.email,
+        "name": user.name,
+        "age": "" if user.age is None else str(user.age),
+        "is_active": "on",
+        "last_login_0": "",
+        "last_login_1": "",
+        **fields,
+    }
+    return await api.post(url, data=data, headers={"Referer": str(form.url)})
+
+
+async def test_change_to_taken_email_is_an_error_on_the_email_field(
+    api: httpx.AsyncClient, staff: User, ann: User, bob: User
+) -> None:
+    """Changing bob's email to ANN@example.com is refused on the email field."""
+    await sync_to_async(_log_in)(api, staff)
+
+    response = await _post_change_form(api, bob, {"email": "ANN@example.com"})
+
+    assert response.status_code == 200
+    email_row = re.search(
+        r'<div class="form-row[^"]*field-email.*?</div>\s*</div>', response.text, re.S
+    )
+    assert email_row is not None
+    assert "already exists" in email_row.group(0)
+    await bob.arefresh_from_db()
+    assert bob.email == "bob@example.com"
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"name": "A\x00B"}, "name"),
+        ({"name": "x" * 151}, "name"),
+        ({"age": "151"}, "age"),
+    ],
+)
+async def test_change_form_applies_the_api_rules(
+    api: httpx.AsyncClient, staff: User, ann: User, fields: dict[str, str], field: str
+) -> None:
+    """NUL characters, over-long names and ages past 150 are form errors, not 500s."""
+    await sync_to_async(_log_in)(api, staff)
+
+    response = await _post_change_form(api, ann, fields)
+
+    assert response.status_code == 200
+    assert re.search(rf"field-{field}.*?errorlist", response.text, re.S)
+    await ann.arefresh_from_db()
+    assert (ann.name, ann.age) == ("Ann", 30)
+
+
+async def test_change_form_saves_the_age(
+    api: httpx.AsyncClient, staff: User, ann: User
+) -> None:
+    """A valid change is saved and the API shows it."""
+    await sync_to_async(_log_in)(api, staff)
+
+    response = await _post_change_form(api, ann, {"age": "31"})
+
+    assert response.status_code == 302
+    assert (await api.get(f"/api/users/{ann.pk}")).json()["age"] == 31
+
+
+async def test_bulk_deactivate(
+    api: httpx.AsyncClient, staff: User, ann: User, bob: User
+) -> None:
+    """The deactivate action switches the selected users off."""
+    await sync_to_async(_log_in)(api, staff)
+    page = await api.get("/admin/users/user/")
+    match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+    assert match is not None
+
+    response = await api.post(
+        "/admin/users/user/",
+        data={
+            "csrfmiddlewaretoken": match.group(1),
+            "action": "deactivate",
+            "_selected_action": [str(ann.pk), str(bob.pk)],
+        },
+        headers={"Referer": str(page.url)},
+    )
+
+    assert response.status_code == 302
+    assert not await User.objects.filter(
+        pk__in=[ann.pk, bob.pk], is_active=True
+    ).aexists()
+
+
+async def test_non_staff_cannot_log_in(anon: httpx.AsyncClient, db: None) -> None:
+    """The admin's login refuses a user who is not staff."""
+    await sync_to_async(factories.user)(email="plain@example.com", password=PASSWORD)
+    page = await anon.get("/admin/login/")
+    match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+    assert match is not None
+
+    response = await anon.post(
+        "/admin/login/",
+        data={
+            "csrfmiddlewaretoken": match.group(1),
+            "username": "plain@example.com",
+            "password": PASSWORD,
+        },
+        headers={"Referer": str(page.url)},
+    )
+
+    assert response.status_code == 200
+    assert "errornote" in response.text
+
+
+async def test_admin_login_is_rate_limited(
+    anon: httpx.AsyncClient, db: None, settings: Settings
+) -> None:
+    """Log-in attempts past API_THROTTLE_LOGIN get 429 with Retry-After."""
+    settings.API_THROTTLE_LOGIN = "2/m"
+    page = await anon.get("/admin/login/")
+    match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+    assert match is not None
+    data = {
+        "csrfmiddlewaretoken": match.group(1),
+        "username": "x@example.com",
+        "password": "y",
+    }
+
+    statuses = [
+        (
+            await anon.post(
+                "/admin/login/", data=data, headers={"Referer": str(page.url)}
+            )
+        ).status_code
+        for _ in range(3)
+    ]
+
+    assert statuses == [200, 200, 429]
+
+
+async def test_token_state_filter(
+    api: httpx.AsyncClient, staff: User, ann: User
+) -> None:
+    """Tokens can be listed by state: active, expired, revoked."""
+    await sync_to_async(_log_in)(api, staff)
+    active = await sync_to_async(tokens.token_issue)(user=ann, name="active-one")
+    revoked = await sync_to_async(tokens.token_issue)(user=ann, name="revoked-one")
+    await ApiToken.objects.filter(pk=revoked[0].pk).aupdate(revoked_at=timezone.now())
+
+    listed = await api.get("/admin/users/apitoken/", params={"state": "revoked"})
+
+    assert revoked[0].prefix in listed.text
+    assert active[0].prefix not in listed.text

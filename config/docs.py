@@ -1,0 +1,28 @@
+"""Who may see /api/docs and /api/openapi.json: the API_DOCS setting, per request."""
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+
+
+def docs_access(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Serve the docs to everyone ("public"), to staff only ("staff"), or not ("off").
+
+    Staff-only sends anyone else to the admin login, which returns here.
+    """
+
+    @wraps(view)
+    def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        mode = settings.API_DOCS
+        if mode == "off":
+            raise Http404("The API documentation is turned off.")
+        if mode == "staff" and not (request.user.is_active and request.user.is_staff):
+            query = urlencode({"next": request.get_full_path()})
+            return HttpResponseRedirect(f"/admin/login/?{query}")
+        return view(request, *args, **kwargs)
+
+    return guarded

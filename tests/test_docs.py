@@ -1,0 +1,50 @@
+"""The interactive API docs: served locally, public, staff-only or off."""
+
+import httpx
+import pytest
+from asgiref.sync import sync_to_async
+from pytest_django import Settings
+
+from tests.users.test_admin import _log_in
+from users.models import User
+
+pytestmark = pytest.mark.django_db
+
+
+async def test_docs_use_only_local_assets(anon: httpx.AsyncClient) -> None:
+    """Swagger UI's scripts and styles come from this server, not a CDN."""
+    response = await anon.get("/api/docs")
+
+    assert response.status_code == 200
+    assert "/static/ninja/swagger-ui-bundle.js" in response.text
+    assert "cdn" not in response.text.lower()
+
+
+async def test_docs_off(anon: httpx.AsyncClient, settings: Settings) -> None:
+    """API_DOCS=off hides the docs and the schema."""
+    settings.API_DOCS = "off"
+
+    assert (await anon.get("/api/docs")).status_code == 404
+    assert (await anon.get("/api/openapi.json")).status_code == 404
+
+
+async def test_docs_staff_only(
+    anon: httpx.AsyncClient, staff: User, settings: Settings
+) -> None:
+    """API_DOCS=staff sends others to the admin login and shows staff the docs."""
+    settings.API_DOCS = "staff"
+
+    refused = await anon.get("/api/docs")
+    await sync_to_async(_log_in)(anon, staff)
+    allowed = await anon.get("/api/docs")
+
+    assert refused.status_code == 302
+    assert refused.headers["Location"].startswith("/admin/login/?next=")
+    assert allowed.status_code == 200
+
+
+async def test_docs_send_the_csrf_token_for_sessions(anon: httpx.AsyncClient) -> None:
+    """Swagger UI adds the CSRF token, so a logged-in staff member can write."""
+    response = await anon.get("/api/docs")
+
+    assert 'data-api-csrf="true"' in response.text
