@@ -4,13 +4,12 @@
 do is decided in users/access.py, below these handlers.
 """
 
-from typing import cast
-
 from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Status
 from ninja.pagination import LimitOffsetPagination, paginate
 
 from config.errors import error_responses
+from config.security import actor
 from users import access, selectors, services
 from users.models import User
 from users.schemas import (
@@ -25,11 +24,6 @@ from users.schemas import (
 router = Router(tags=["users"])
 
 AUTH_ERRORS = (401, 429)
-
-
-def actor(request: HttpRequest) -> User:
-    """Return the authenticated user of a request that passed the API's auth."""
-    return cast(User, request.auth)  # type: ignore[attr-defined]  # set by Ninja
 
 
 @router.post(

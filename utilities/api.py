@@ -18,8 +18,7 @@ from ninja.decorators import decorate_view
 from ninja.pagination import LimitOffsetPagination, paginate
 
 from config.errors import PayloadTooLarge, error_body, error_responses
-from config.security import JobThrottle
-from users.api import actor
+from config.security import JobThrottle, actor
 from utilities import jobs, runners
 from utilities.models import Job
 from utilities.registry import Registry, Utility
