@@ -2,8 +2,23 @@
 
 import os
 
-from django.core.asgi import get_asgi_application
+import django
+from django.core.handlers.asgi import ASGIHandler
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-application = get_asgi_application()
+
+def _application() -> ASGIHandler:
+    """Set Django up and return its handler: long-lived request threads unless
+    DJANGO_REQUEST_THREADS is 0 (Django's stock handler)."""
+    django.setup(set_prefix=False)
+    from django.conf import settings
+
+    from config.asgi_handler import LongLivedThreadsASGIHandler
+
+    if settings.REQUEST_THREADS > 0:
+        return LongLivedThreadsASGIHandler(threads=settings.REQUEST_THREADS)
+    return ASGIHandler()
+
+
+application = _application()

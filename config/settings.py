@@ -114,6 +114,12 @@ def _database() -> dict[str, Any]:
 
 DATABASES = {"default": _database()}
 
+# Long-lived threads for requests' sync work (config/asgi_handler.py); use at
+# least as many as pool connections, so every thread can hold one. 0 (the
+# default until a benchmark shows a gain at this stack's cost, see #6):
+# Django's stock handler, a new thread per request.
+REQUEST_THREADS = env.int("DJANGO_REQUEST_THREADS", default=0)
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "users.User"

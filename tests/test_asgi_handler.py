@@ -1,0 +1,109 @@
+"""The ASGI handler's long-lived request threads (config/asgi_handler.py)."""
+
+import asyncio
+
+import httpx
+import pytest
+
+from config.asgi_handler import LongLivedThreadsASGIHandler
+
+pytestmark = pytest.mark.urls("tests.handler_urls")
+
+
+def _client(handler: LongLivedThreadsASGIHandler) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=handler)
+    return httpx.AsyncClient(transport=transport, base_url="https://testserver")
+
+
+@pytest.mark.asyncio
+async def test_requests_reuse_long_lived_threads() -> None:
+    """Sequential requests run their sync work on the same few threads, not new ones."""
+    api = _client(LongLivedThreadsASGIHandler(threads=2))
+
+    threads = {(await api.get("/work")).json()["thread"] for _ in range(10)}
+
+    assert len(threads) <= 2
+
+
+@pytest.mark.asyncio
+async def test_slow_request_does_not_hold_up_a_fast_one() -> None:
+    """A request never waits for another's thread: the fast one finishes first."""
+    api = _client(LongLivedThreadsASGIHandler(threads=2))
+    finished: list[str] = []
+
+    async def call(name: str, seconds: float) -> None:
+        response = await api.get("/work", params={"seconds": seconds})
+        assert response.status_code == 200
+        finished.append(name)
+
+    async def fast_after_slow_started() -> None:
+        await asyncio.sleep(0.1)
+        await call("fast", 0)
+
+    await asyncio.gather(call("slow", 0.6), fast_after_slow_started())
+
+    assert finished == ["fast", "slow"]
+
+
+@pytest.mark.asyncio
+async def test_all_threads_busy_falls_back_to_a_fresh_thread() -> None:
+    """With every long-lived thread taken, a request still runs, on its own thread."""
+    api = _client(LongLivedThreadsASGIHandler(threads=1))
+
+    responses = await asyncio.gather(
+        api.get("/work", params={"seconds": 0.4}),
+        api.get("/work", params={"seconds": 0.4}),
+    )
+
+    assert [r.status_code for r in responses] == [200, 200]
+    assert len({r.json()["thread"] for r in responses}) == 2
+
+
+async def test_under_async_to_sync_the_callers_thread_is_kept() -> None:
+    """In the test suite's rollback mode, sync work stays on the test's thread."""
+    import threading
+
+    api = _client(LongLivedThreadsASGIHandler(threads=2))
+
+    response = await api.get("/work")
+
+    assert response.json()["thread"] == threading.main_thread().ident
+
+
+async def _disconnecting_call(
+    handler: LongLivedThreadsASGIHandler, seconds: float
+) -> None:
+    """Send GET /work?seconds=..., then disconnect before the answer."""
+    gone = asyncio.Event()
+
+    async def receive() -> dict[str, object]:
+        if not gone.is_set():
+            gone.set()
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await asyncio.sleep(0.1)  # the client gives up while the view works
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, object]) -> None:
+        pass
+
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+        "method": "GET", "scheme": "https", "path": "/work", "raw_path": b"/work",
+        "query_string": f"seconds={seconds}".encode(), "root_path": "",
+        "headers": [(b"host", b"testserver")], "server": ("testserver", 443),
+        "client": ("127.0.0.1", 1234),
+    }  # fmt: skip
+    await handler(scope, receive, send)
+
+
+@pytest.mark.asyncio
+async def test_disconnected_request_gives_its_thread_back() -> None:
+    """After a client gives up mid-request, its thread serves the next request."""
+    handler = LongLivedThreadsASGIHandler(threads=1)
+    api = _client(handler)
+    long_lived = (await api.get("/work")).json()["thread"]
+
+    await _disconnecting_call(handler, seconds=0.3)
+    after = (await api.get("/work")).json()["thread"]
+
+    assert after == long_lived
