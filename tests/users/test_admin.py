@@ -28,6 +28,13 @@ def staff(db: None) -> User:
     )
 
 
+def csrf_token(page: httpx.Response) -> str:
+    """Return the CSRF token of the form on an admin page."""
+    match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+    assert match is not None
+    return match.group(1)
+
+
 def _log_in(api: httpx.AsyncClient, user: User) -> None:
     """Give the client a session cookie for `user`, as logging in would."""
     session = SessionStore()
@@ -48,11 +55,10 @@ async def _submit_add_form(
     """Open an admin add form of users.<model> and post `fields` with its CSRF token."""
     url = f"/admin/users/{model}/add/"
     form = await api.get(url)
-    match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)
-    assert match is not None
+    token = csrf_token(form)
     return await api.post(
         url,
-        data={"csrfmiddlewaretoken": match.group(1), **fields},
+        data={"csrfmiddlewaretoken": token, **fields},
         headers={"Referer": str(form.url)},  # Django checks it on HTTPS
         follow_redirects=follow_redirects,
     )
@@ -175,10 +181,9 @@ async def _post_change_form(
     """Post the admin change form of `user` with `fields` over its current values."""
     url = f"/admin/users/user/{user.pk}/change/"
     form = await api.get(url)
-    match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)
-    assert match is not None
+    token = csrf_token(form)
     data = {
-        "csrfmiddlewaretoken": match.group(1),
+        "csrfmiddlewaretoken": token,
         "email": user.email,
         "name": user.name,
         "age": "" if user.age is None else str(user.age),
@@ -248,13 +253,12 @@ async def test_bulk_deactivate(
     """The deactivate action switches the selected users off."""
     await sync_to_async(_log_in)(api, staff)
     page = await api.get("/admin/users/user/")
-    match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
-    assert match is not None
+    token = csrf_token(page)
 
     response = await api.post(
         "/admin/users/user/",
         data={
-            "csrfmiddlewaretoken": match.group(1),
+            "csrfmiddlewaretoken": token,
             "action": "deactivate",
             "_selected_action": [str(ann.pk), str(bob.pk)],
         },
@@ -271,13 +275,12 @@ async def test_non_staff_cannot_log_in(anon: httpx.AsyncClient, db: None) -> Non
     """The admin's login refuses a user who is not staff."""
     await sync_to_async(factories.user)(email="plain@example.com", password=PASSWORD)
     page = await anon.get("/admin/login/")
-    match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
-    assert match is not None
+    token = csrf_token(page)
 
     response = await anon.post(
         "/admin/login/",
         data={
-            "csrfmiddlewaretoken": match.group(1),
+            "csrfmiddlewaretoken": token,
             "username": "plain@example.com",
             "password": PASSWORD,
         },
@@ -294,10 +297,9 @@ async def test_admin_login_is_rate_limited(
     """Log-in attempts past API_THROTTLE_LOGIN get 429 with Retry-After."""
     settings.API_THROTTLE_LOGIN = "2/m"
     page = await anon.get("/admin/login/")
-    match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
-    assert match is not None
+    token = csrf_token(page)
     data = {
-        "csrfmiddlewaretoken": match.group(1),
+        "csrfmiddlewaretoken": token,
         "username": "x@example.com",
         "password": "y",
     }

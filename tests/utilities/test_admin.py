@@ -1,12 +1,10 @@
 """Jobs in the admin: listed with progress, filterable, cancellable, read-only."""
 
-import re
-
 import httpx
 import pytest
 from asgiref.sync import sync_to_async
 
-from tests.users.test_admin import _log_in
+from tests.users.test_admin import _log_in, csrf_token
 from users.models import User
 from utilities.models import Job
 
@@ -66,13 +64,12 @@ async def test_cancel_action(api: httpx.AsyncClient, admin_user: User) -> None:
     running = await sync_to_async(_job)(Job.Status.RUNNING, 0.5)
     done = await sync_to_async(_job)(Job.Status.SUCCEEDED, 1.0)
     page = await api.get("/admin/utilities/job/")
-    match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
-    assert match is not None
+    token = csrf_token(page)
 
     response = await api.post(
         "/admin/utilities/job/",
         data={
-            "csrfmiddlewaretoken": match.group(1),
+            "csrfmiddlewaretoken": token,
             "action": "cancel_jobs",
             "_selected_action": [str(queued.pk), str(running.pk), str(done.pk)],
         },
