@@ -86,13 +86,11 @@ login_limiter = FailureLimiter(
 
 async def check_not_blocked(limiter: FailureLimiter, request: HttpRequest) -> None:
     """Raise Throttled (429) if the client is over `limiter`'s limit."""
-    wait = await limiter.retry_after(client_ip(request))
+    ip = client_ip(request)
+    wait = await limiter.retry_after(ip)
     if wait is not None:
         security_log.warning(
-            "throttled scope=%s ip=%s path=%s",
-            limiter.scope,
-            client_ip(request),
-            request.path,
+            "throttled scope=%s ip=%s path=%s", limiter.scope, ip, request.path
         )
         raise Throttled(wait)
 
@@ -104,9 +102,10 @@ class BearerAuth(HttpBearer):
         await check_not_blocked(failed_auth, request)
         api_token = await tokens.token_authenticate(token)
         if api_token is None:
-            await failed_auth.hit(client_ip(request))
+            ip = client_ip(request)
+            await failed_auth.hit(ip)
             security_log.warning(
-                "auth failed kind=token ip=%s path=%s", client_ip(request), request.path
+                "auth failed kind=token ip=%s path=%s", ip, request.path
             )
             raise AuthenticationError()  # a bad token is an answer: no session fallback
         request.api_token = api_token  # type: ignore[attr-defined]  # for DELETE /tokens/current

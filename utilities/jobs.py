@@ -177,7 +177,7 @@ def job_run(*, job_id: str) -> None:
         args = utility.args_model.model_validate(job.arguments)
         value = runners.run_for_job(
             utility,
-            runners.arguments_of(utility, args),
+            runners.arguments_of(args),
             on_progress=reporter.report,
             cancelled=reporter.cancelled,
         )

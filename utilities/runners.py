@@ -143,7 +143,7 @@ def _threads() -> concurrent.futures.ThreadPoolExecutor:
         return _thread_pool
 
 
-def arguments_of(utility: Utility, args: BaseModel) -> dict[str, Any]:
+def arguments_of(args: BaseModel) -> dict[str, Any]:
     """Return validated arguments as keyword arguments (Python values, not JSON)."""
     return {name: getattr(args, name) for name in type(args).model_fields}
 
@@ -164,7 +164,7 @@ async def call(utility: Utility, args: BaseModel) -> Any:
     function raised ValueError) or whatever else the function raised (500).
     """
     limits = limits_for(utility)
-    kwargs = arguments_of(utility, args)
+    kwargs = arguments_of(args)
     leave = await _gate(utility.name, limits.concurrency).enter(limits)
     handed_off = False
     try:
