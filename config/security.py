@@ -24,7 +24,7 @@ from ninja.utils import check_csrf
 
 from config.clients import client_ip
 from users import tokens
-from users.models import User
+from users.models import ApiToken, User
 
 security_log = logging.getLogger("security")
 
@@ -84,10 +84,10 @@ login_limiter = FailureLimiter(
 )  # the API's and the admin's
 
 
-async def check_not_blocked(limiter: FailureLimiter, request: HttpRequest) -> None:
+def check_not_blocked_sync(limiter: FailureLimiter, request: HttpRequest) -> None:
     """Raise Throttled (429) if the client is over `limiter`'s limit."""
     ip = client_ip(request)
-    wait = await limiter.retry_after(ip)
+    wait = limiter.retry_after_sync(ip)
     if wait is not None:
         security_log.warning(
             "throttled scope=%s ip=%s path=%s", limiter.scope, ip, request.path
@@ -95,21 +95,32 @@ async def check_not_blocked(limiter: FailureLimiter, request: HttpRequest) -> No
         raise Throttled(wait)
 
 
+async def check_not_blocked(limiter: FailureLimiter, request: HttpRequest) -> None:
+    """See check_not_blocked_sync()."""
+    await sync_to_async(check_not_blocked_sync)(limiter, request)
+
+
 class BearerAuth(HttpBearer):
     """`Authorization: Bearer <token>`: an API token, checked against its digest."""
 
     async def authenticate(self, request: HttpRequest, token: str) -> User | None:
-        await check_not_blocked(failed_auth, request)
-        api_token = await tokens.token_authenticate(token)
+        # One trip to the request's thread for the limit, the lookup and the count.
+        api_token = await sync_to_async(self._check)(request, token)
+        request.api_token = api_token  # type: ignore[attr-defined]  # for DELETE /tokens/current
+        return api_token.user
+
+    @staticmethod
+    def _check(request: HttpRequest, token: str) -> ApiToken:
+        check_not_blocked_sync(failed_auth, request)
+        api_token = tokens.token_authenticate(token)
         if api_token is None:
             ip = client_ip(request)
-            await failed_auth.hit(ip)
+            failed_auth.hit_sync(ip)
             security_log.warning(
                 "auth failed kind=token ip=%s path=%s", ip, request.path
             )
             raise AuthenticationError()  # a bad token is an answer: no session fallback
-        request.api_token = api_token  # type: ignore[attr-defined]  # for DELETE /tokens/current
-        return api_token.user
+        return api_token
 
 
 class SessionAuth(APIKeyCookie):

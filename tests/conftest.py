@@ -34,12 +34,14 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     }
     # ASGIHandler would otherwise close the connection holding the test's
     # transaction at the start and end of every request.
-    request_started.disconnect(close_old_connections)
+    # (config/apps.py may have taken it off request_started already.)
+    started = request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
     try:
         async_to_sync(pyfuncitem.obj)(**kwargs)
     finally:
-        request_started.connect(close_old_connections)
+        if started:
+            request_started.connect(close_old_connections)
         request_finished.connect(close_old_connections)
     return True
 

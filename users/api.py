@@ -6,9 +6,10 @@ do is decided in users/access.py, below these handlers.
 
 from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Status
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 
 from config.errors import error_responses
+from config.pagination import LimitOffsetPagination
 from config.security import actor
 from users import access, selectors, services
 from users.models import User

@@ -5,7 +5,6 @@ import hmac
 import secrets
 from datetime import timedelta
 
-from asgiref.sync import sync_to_async
 from django.utils import timezone
 
 from users.models import ApiToken, User
@@ -34,7 +33,8 @@ def token_issue(
     return token, raw
 
 
-def _token_authenticate(raw: str) -> ApiToken | None:
+def token_authenticate(raw: str) -> ApiToken | None:
+    """Return the usable token `raw` names, or None (unknown, expired, revoked)."""
     prefix, dot, _ = raw.partition(".")
     if not dot or len(raw) > 128:
         return None
@@ -48,11 +48,6 @@ def _token_authenticate(raw: str) -> ApiToken | None:
     if token.last_used_at is None or now - token.last_used_at > _LAST_USED_RESOLUTION:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token
-
-
-async def token_authenticate(raw: str) -> ApiToken | None:
-    """Return the usable token `raw` names, or None (unknown, expired, revoked)."""
-    return await sync_to_async(_token_authenticate)(raw)
 
 
 async def token_revoke(*, token: ApiToken) -> None:

@@ -15,9 +15,10 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonRespons
 from django.urls import reverse
 from ninja import Query, Router, Status
 from ninja.decorators import decorate_view
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 
 from config.errors import PayloadTooLarge, error_body, error_responses
+from config.pagination import LimitOffsetPagination
 from config.security import JobThrottle, actor
 from utilities import jobs, runners
 from utilities.models import Job

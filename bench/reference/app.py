@@ -422,7 +422,7 @@ Conn = Annotated[AsyncConnection, Depends(connection)]
 
 
 async def authenticate(conn: AsyncConnection, raw: str) -> Row[Any] | None:
-    """users/tokens.py's _token_authenticate, in SQLAlchemy Core."""
+    """users/tokens.py's token_authenticate, in SQLAlchemy Core."""
     prefix, dot, _ = raw.partition(".")
     if not dot or len(raw) > 128:
         return None
