@@ -1,11 +1,14 @@
-"""Views that show which thread runs a request's sync work (tests/test_asgi_handler.py)."""
+"""Views that show which thread runs a request's sync work (tests/test_asgi_handler*.py)."""
 
 import threading
 import time
 
 from asgiref.sync import sync_to_async
+from django.db import connection, transaction
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
+
+from users.models import User
 
 
 def _work(seconds: float) -> int:
@@ -19,4 +22,44 @@ async def sync_work(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"thread": thread})
 
 
-urlpatterns = [path("work", sync_work)]
+def _slow_query(seconds: float) -> int:
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT pg_sleep(%s)", [seconds])
+        else:
+            cursor.execute("SELECT 1")
+            time.sleep(seconds)
+    return threading.get_ident()
+
+
+async def slow_query(request: HttpRequest) -> JsonResponse:
+    thread = await sync_to_async(_slow_query)(float(request.GET["seconds"]))
+    return JsonResponse({"thread": thread})
+
+
+def _count_users() -> tuple[int, int]:
+    return User.objects.count(), threading.get_ident()
+
+
+async def count_users(request: HttpRequest) -> JsonResponse:
+    count, thread = await sync_to_async(_count_users)()
+    return JsonResponse({"users": count, "thread": thread})
+
+
+def _create_then_fail(email: str) -> None:
+    with transaction.atomic():
+        User.objects.create_user(email=email, name="Half", password=None)
+        raise RuntimeError("fails after the insert, inside the transaction")
+
+
+async def create_then_fail(request: HttpRequest) -> JsonResponse:
+    await sync_to_async(_create_then_fail)(request.GET["email"])
+    return JsonResponse({})  # never reached
+
+
+urlpatterns = [
+    path("work", sync_work),
+    path("slow-query", slow_query),
+    path("users", count_users),
+    path("create-then-fail", create_then_fail),
+]

@@ -1,0 +1,46 @@
+"""The production middleware stack runs on the event loop (config/middleware.py)."""
+
+from typing import Any
+
+import httpx
+import pytest
+from asgiref.sync import SyncToAsync
+from django.conf import settings
+from django.test import override_settings
+
+from config.checks import check_middleware_security
+
+
+async def test_health_makes_one_thread_hop(
+    anon: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through every middleware, /api/health leaves the loop once: to close the response.
+
+    A middleware with sync hooks would add two trips to a thread per request.
+    """
+    hops: list[str] = []
+    real_call = SyncToAsync.__call__
+
+    async def counting_call(
+        self: SyncToAsync[Any, Any], *args: Any, **kwargs: Any
+    ) -> Any:
+        hops.append(getattr(self.func, "__qualname__", repr(self.func)))
+        return await real_call(self, *args, **kwargs)
+
+    monkeypatch.setattr(SyncToAsync, "__call__", counting_call)
+
+    response = await anon.get("/api/health")
+
+    assert response.status_code == 200
+    assert hops == ["HttpResponseBase.close"]
+
+
+def test_deploy_checks_see_the_subclasses_as_djangos_middleware() -> None:
+    """With the security middleware removed, the rerun checks say so."""
+    without = [m for m in settings.MIDDLEWARE if not m.endswith(".SecurityMiddleware")]
+
+    with override_settings(MIDDLEWARE=without):
+        ids = {m.id for m in check_middleware_security(None)}
+
+    assert "config.W001" in ids
+    assert {m.id for m in check_middleware_security(None)} <= {"security.W020"}
