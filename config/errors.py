@@ -10,6 +10,8 @@ import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+import psycopg_pool
+from django import db
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -76,6 +78,25 @@ class Forbidden(ApiError):
     status_code = 403
     code = "forbidden"
     detail = "You may not do this."
+
+
+class DatabaseUnavailable(ApiError):
+    status_code = 503
+    code = "database_unavailable"
+    detail = "The database is unavailable or busy; retry after `Retry-After` seconds."
+    headers = {"Retry-After": "2"}
+
+
+# What the database layer raises when it cannot serve the request: the server
+# is down or restarting, the pool had no connection within its timeout, or a
+# query ran past the statement timeout. Django wraps psycopg's errors (the
+# pool's included) in its own OperationalError and InterfaceError.
+DATABASE_DOWN_ERRORS: tuple[type[Exception], ...] = (
+    db.OperationalError,
+    db.InterfaceError,
+    psycopg_pool.PoolTimeout,
+    psycopg_pool.TooManyRequests,
+)
 
 
 _HTTP_ERROR_CODES = {
@@ -182,6 +203,12 @@ def install(api: NinjaAPI) -> None:
     def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
         return on_api_error(request, NotFound())
 
+    def on_database_down(request: HttpRequest, exc: Exception) -> HttpResponse:
+        logger.warning(
+            "Database unavailable on %s %s: %s", request.method, request.path, exc
+        )
+        return on_api_error(request, DatabaseUnavailable())
+
     def on_exception(request: HttpRequest, exc: Exception) -> HttpResponse:
         logger.error(
             "Unhandled error on %s %s", request.method, request.path, exc_info=exc
@@ -195,6 +222,7 @@ def install(api: NinjaAPI) -> None:
         HttpError: on_http_error,
         Http404: on_not_found,
         RequestDataTooBig: on_too_large,
+        **dict.fromkeys(DATABASE_DOWN_ERRORS, on_database_down),
         Exception: on_exception,
     }
     for exc_class, handler in handlers.items():

@@ -1,0 +1,228 @@
+"""A live server while its PostgreSQL goes away and comes back, and at shutdown.
+
+The cluster is private to this module (initdb in a temporary folder, its own
+port): the shared server is never stopped. The server is uvicorn with the
+production settings, as deployed; the test talks to it over HTTP.
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PG_BIN = next(Path("/usr/lib/postgresql").glob("*/bin"), None)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _as_postgres(args: list[str]) -> list[str]:
+    """PostgreSQL refuses to run as root: drop to the postgres user if we are."""
+    return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
+
+
+@dataclass
+class Cluster:
+    data: Path
+    port: int
+    log: Path
+
+    def ctl(self, *args: str) -> None:
+        options = f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1"
+        subprocess.run(
+            _as_postgres(
+                [f"{PG_BIN}/pg_ctl", "-D", str(self.data), "-l", str(self.log)]
+                + ["-o", options, "-w", "-t", "30", *args]
+            ),
+            check=True,
+            capture_output=True,
+        )
+
+    @property
+    def url(self) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/postgres"
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Cluster]:
+    if PG_BIN is None:
+        pytest.fail("PostgreSQL's server binaries are not in /usr/lib/postgresql")
+    # Not under pytest's tmp folder: as root, that one is closed to postgres.
+    base = Path(tempfile.mkdtemp(prefix="fault-pg-"))
+    if os.geteuid() == 0:
+        shutil.chown(base, "postgres")
+    data = base / "data"
+    subprocess.run(
+        _as_postgres(
+            [f"{PG_BIN}/initdb", "-D", str(data), "-A", "trust", "-U", "postgres"]
+        ),
+        check=True,
+        capture_output=True,
+    )
+    cluster = Cluster(data=data, port=_free_port(), log=base / "postgres.log")
+    cluster.ctl("start")
+    try:
+        yield cluster
+    finally:
+        subprocess.run(
+            _as_postgres(
+                [f"{PG_BIN}/pg_ctl", "-D", str(data), "-m", "immediate", "stop"]
+            ),
+            capture_output=True,
+        )
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    url: str
+    token: str
+    log: Path
+
+
+@pytest.fixture
+def server(cluster: Cluster, tmp_path: Path) -> Iterator[Server]:
+    env = {
+        **{
+            k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "API_"))
+        },
+        "DATABASE_URL": cluster.url,
+        "DJANGO_DEBUG": "false",
+        "DJANGO_SECRET_KEY": "fault-tests-only-" + "x" * 40,
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        "DJANGO_SECURE_SSL_REDIRECT": "false",
+        "DJANGO_DB_POOL_TIMEOUT": "2",
+        "REDIS_URL": "",
+    }
+    manage = [sys.executable, "manage.py"]
+    subprocess.run([*manage, "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    email = f"staff-{time.monotonic_ns()}@example.com"
+    subprocess.run(
+        [*manage, "createsuperuser", "--noinput", "--email", email, "--name", "Staff"],
+        cwd=ROOT, env=env, check=True, capture_output=True,
+    )  # fmt: skip
+    token = subprocess.run(
+        [*manage, "issue_token", email], cwd=ROOT, env=env, check=True,
+        capture_output=True, text=True,
+    ).stdout.strip()  # fmt: skip
+    port = _free_port()
+    log = tmp_path / "server.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "config.asgi:application"]
+            + ["--host", "127.0.0.1", "--port", str(port)],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/api/health").status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    else:
+        process.kill()
+        pytest.fail(f"the server did not start:\n{log.read_text()[-2000:]}")
+    try:
+        yield Server(process, url, token, log)
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _me(server: Server) -> httpx.Response:
+    return httpx.get(
+        f"{server.url}/api/users/me",
+        headers={"Authorization": f"Bearer {server.token}"},
+        timeout=20,
+    )
+
+
+def test_outage_answers_503_fast_and_the_server_recovers(
+    cluster: Cluster, server: Server
+) -> None:
+    """Down: a quick 503 JSON with Retry-After (health still up). Back: 200 again."""
+    assert _me(server).status_code == 200
+
+    cluster.ctl("stop", "-m", "fast")
+    try:
+        started = time.monotonic()
+        down = _me(server)
+        waited = time.monotonic() - started
+        health = httpx.get(f"{server.url}/api/health")
+    finally:
+        cluster.ctl("start")
+    back_at = time.monotonic()
+    while (up := _me(server)).status_code != 200 and time.monotonic() - back_at < 10:
+        time.sleep(0.2)
+
+    assert down.status_code == 503
+    assert down.json()["code"] == "database_unavailable"
+    assert down.headers["Retry-After"].isdigit()
+    assert waited < 5  # the pool's 2 s timeout, not a hang
+    assert health.status_code == 200
+    assert up.status_code == 200
+
+
+def test_sigterm_lets_the_request_in_flight_finish(
+    cluster: Cluster, server: Server
+) -> None:
+    """SIGTERM: a PATCH waiting on a row lock still gets its 200, then the server ends.
+
+    uvicorn stops accepting, finishes the requests in flight, shuts the
+    application down, and then re-raises the SIGTERM it caught, so its exit
+    status is "terminated by SIGTERM" after a clean shutdown.
+    """
+    me = _me(server).json()
+    lock = subprocess.Popen(
+        [f"{PG_BIN}/psql", "-h", "127.0.0.1", "-p", str(cluster.port), "-U", "postgres"]
+        + ["-c", f"BEGIN; SELECT 1 FROM users_user WHERE id = {me['id']} FOR UPDATE;"
+                 " SELECT pg_sleep(1.5); COMMIT;"],
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    time.sleep(0.5)  # the lock is held
+    with httpx.Client(timeout=20) as client:
+        answers: list[httpx.Response] = []
+        patch = threading.Thread(
+            target=lambda: answers.append(
+                client.patch(
+                    f"{server.url}/api/users/me",
+                    json={"age": 42},
+                    headers={"Authorization": f"Bearer {server.token}"},
+                )
+            )
+        )
+        patch.start()
+        time.sleep(0.3)  # the PATCH waits on the lock
+        server.process.send_signal(signal.SIGTERM)
+        patch.join(20)
+        code = server.process.wait(20)
+    lock.wait(10)
+
+    assert [a.status_code for a in answers] == [200]
+    assert answers[0].json()["age"] == 42
+    assert code == -signal.SIGTERM
+    assert "Finished server process" in server.log.read_text()
