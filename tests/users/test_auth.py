@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from tests import factories
 from tests.conftest import client
+from users import tokens
 from users.models import ApiToken, User
 
 pytestmark = pytest.mark.django_db
@@ -292,3 +293,23 @@ async def test_permission_denials_are_logged(
 
     assert response.status_code == 403
     assert f"permission denied user={ann.pk} ip=127.0.0.1 GET /api/users" in caplog.text
+
+
+def test_token_lookup_loads_token_and_user_as_the_orm_does(carol: User) -> None:
+    """The hand-written lookup (users/tokens.py) yields the ORM's values, field for field."""
+    issued, raw = tokens.token_issue(
+        user=carol, name="ci", expires_in=timedelta(days=1)
+    )
+
+    found = tokens.token_authenticate(raw)
+
+    assert found is not None
+    token = ApiToken.objects.get(pk=issued.pk)
+    for field in ApiToken._meta.concrete_fields:
+        if field.name != "last_used_at":  # this very call has just set it
+            assert getattr(found, field.attname) == getattr(token, field.attname)
+    user = User.objects.get(pk=carol.pk)
+    for field in User._meta.concrete_fields:
+        assert getattr(found.user, field.attname) == getattr(user, field.attname)
+    assert found.expires_at is not None
+    assert found.expires_at.tzinfo is not None
