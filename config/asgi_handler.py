@@ -1,13 +1,19 @@
 """An ASGIHandler whose requests run their sync parts on long-lived threads.
 
 Django's handler wraps each request in ThreadSensitiveContext(), which starts
-a new OS thread for the request's sync work (middleware hooks, ORM calls,
-signals) and joins it afterwards. Here each request borrows an idle thread
-from a fixed set instead, and gives it back when done.
+a new OS thread for the request's sync work (ORM calls, sync signal
+receivers, a session save) and joins it afterwards, and it always ends the
+request with one more trip to that thread to close the response. Here:
 
-- A request only ever gets an idle thread, never one another request is
-  using: a slow query holds up no other request. With every thread busy, a
-  request falls back to Django's own behaviour (a fresh thread).
+- A request borrows an idle thread from a fixed set the first time it has
+  sync work, and gives it back when it ends. It only ever gets an idle
+  thread, never one another request is using, so a slow query holds up no
+  other request; with every thread busy it starts its own, as Django does.
+- A request that did no sync work (the health check, a cached answer, an
+  error found on the loop) borrows no thread at all: its response is closed
+  on the event loop. Closing sends request_finished, whose one sync receiver
+  of note, close_old_connections, has nothing to close on a thread that ran
+  no query.
 - A cancelled request (client gone) gives its thread back only after its
   sync work has ended: asgiref waits for it before the cancellation
   completes, so a lent thread is always free.
@@ -15,12 +21,46 @@ from a fixed set instead, and gives it back when done.
   request keeps that call's thread, which holds the test's transaction.
 """
 
+import asyncio
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import Any
 
-from asgiref.sync import AsyncToSync, ThreadSensitiveContext
-from django.core.handlers.asgi import ASGIHandler
+from asgiref.sync import AsyncToSync, ThreadSensitiveContext, sync_to_async
+from django.core import signals
+from django.core.exceptions import RequestAborted
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
+from django.urls import set_script_prefix
+
+
+class _LentThread(Executor):
+    """One request's thread: borrowed from the idle set at its first sync call."""
+
+    def __init__(self, idle: deque[ThreadPoolExecutor]) -> None:
+        self._idle = idle
+        self.borrowed: ThreadPoolExecutor | None = None
+        self._own = False
+
+    def submit(
+        self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any
+    ) -> Future[Any]:
+        if self.borrowed is None:
+            if self._idle:
+                self.borrowed = self._idle.popleft()
+            else:  # every long-lived thread is busy: a thread of its own
+                self.borrowed = ThreadPoolExecutor(max_workers=1)
+                self._own = True
+        return self.borrowed.submit(fn, *args, **kwargs)
+
+    def give_back(self) -> None:
+        if self.borrowed is None:
+            return
+        if self._own:
+            self.borrowed.shutdown(wait=False)  # its thread ends once idle
+        else:
+            self._idle.append(self.borrowed)
+        self.borrowed = None
 
 
 class LongLivedThreadsASGIHandler(ASGIHandler):
@@ -36,14 +76,73 @@ class LongLivedThreadsASGIHandler(ASGIHandler):
             raise ValueError(
                 f"Django can only handle ASGI/HTTP connections, not {scope['type']}."
             )
-        nested = getattr(AsyncToSync.executors, "current", None) is not None
-        executor = self._idle.popleft() if self._idle and not nested else None
-        if executor is None:
-            async with ThreadSensitiveContext():
-                await self.handle(scope, receive, send)
+        if getattr(AsyncToSync.executors, "current", None) is not None:
+            async with ThreadSensitiveContext():  # nested: keep the caller's thread
+                await super().handle(scope, receive, send)
             return
+        thread = _LentThread(self._idle)
         try:
-            async with ThreadSensitiveContext(executor=executor):
-                await self.handle(scope, receive, send)
+            async with ThreadSensitiveContext(executor=thread):
+                await self.handle_lent(scope, receive, send, thread)
         finally:
-            self._idle.append(executor)
+            thread.give_back()
+
+    async def handle_lent(
+        self, scope: Any, receive: Any, send: Any, thread: _LentThread
+    ) -> None:
+        """Django 5.2's ASGIHandler.handle(), but the response is closed on
+        the event loop when the request never used a thread (see above)."""
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        set_script_prefix(get_script_prefix(scope))
+        await signals.request_started.asend(sender=self.__class__, scope=scope)
+        request, error_response = self.create_request(scope, body_file)
+        if request is None:
+            assert error_response is not None  # as Django: one or the other
+            body_file.close()
+            await self.send_response(error_response, send)
+            await sync_to_async(error_response.close)()
+            return
+
+        async def process_request(request: Any, send: Any) -> Any:
+            response = await self.run_get_response(request)
+            try:
+                await self.send_response(response, send)
+            except asyncio.CancelledError:
+                pass  # the client disconnected during send_response
+            return response
+
+        # As Django: listen for a disconnect while the response is made.
+        tasks = [
+            asyncio.create_task(self.listen_for_disconnect(receive)),
+            asyncio.create_task(process_request(request, send)),
+        ]
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in tasks:
+            if task.done():
+                try:
+                    task.result()
+                except RequestAborted:
+                    pass
+                except AssertionError:
+                    body_file.close()
+                    raise
+            else:
+                task.cancel()
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    pass
+
+        try:
+            response = tasks[1].result()
+        except asyncio.CancelledError:
+            await signals.request_finished.asend(sender=self.__class__)
+        else:
+            if thread.borrowed is None:
+                response.close()  # no thread, no connection to give back
+            else:
+                await sync_to_async(response.close)()
+        body_file.close()

@@ -133,9 +133,11 @@ DATABASES = {"default": _database()}
 
 # Long-lived threads for requests' sync work (config/asgi_handler.py): a
 # request borrows an idle one instead of starting a thread. Keep at least as
-# many as pool connections, so every thread can hold one; 0 is Django's stock
-# handler (a new thread per request). Measured in #6: 10-17 % less CPU per request.
-REQUEST_THREADS = env.int("DJANGO_REQUEST_THREADS", default=32)
+# many as pool connections, so every thread can hold one, and about twice the
+# concurrent requests expected: a keep-alive client's next request can start
+# while its last one is still closing. With none idle, a request starts its own
+# thread, as Django's stock handler (0) does for every request. Measured in #6.
+REQUEST_THREADS = env.int("DJANGO_REQUEST_THREADS", default=64)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
