@@ -272,6 +272,9 @@ UTILITIES_MAX_BODY_BYTES = env.int("UTILITIES_MAX_BODY_BYTES", default=1_048_576
 UTILITIES_PROCESS_WORKERS = env.int(
     "UTILITIES_PROCESS_WORKERS", default=os.cpu_count() or 1
 )
+# Pool workers run this much nicer than the server: CPU-bound utilities take
+# what the event loop leaves, so requests keep their latency (0: same priority).
+UTILITIES_PROCESS_NICE = env.int("UTILITIES_PROCESS_NICE", default=10)
 UTILITIES_THREAD_WORKERS = env.int("UTILITIES_THREAD_WORKERS", default=8)
 UTILITIES_JOB_RETENTION_DAYS = env.float("UTILITIES_JOB_RETENTION_DAYS", default=7.0)
 UTILITIES_OVERRIDES: dict[str, dict[str, float]] = {}

@@ -12,6 +12,7 @@ import concurrent.futures
 import contextvars
 import functools
 import multiprocessing
+import os
 import queue
 import threading
 import weakref
@@ -121,7 +122,10 @@ def process_pool() -> ProcessPool:
     with _lock:
         if _process_pool is None or not _process_pool.active:
             _process_pool = ProcessPool(
-                max_workers=settings.UTILITIES_PROCESS_WORKERS, context=_mp_context()
+                max_workers=settings.UTILITIES_PROCESS_WORKERS,
+                context=_mp_context(),
+                initializer=os.nice,  # workers yield the CPU to the event loop
+                initargs=(settings.UTILITIES_PROCESS_NICE,),
             )
         return _process_pool
 

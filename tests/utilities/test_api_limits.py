@@ -139,3 +139,19 @@ async def test_body_over_django_limit_is_413(
 
     assert response.status_code == 413
     assert response.json()["code"] == "too_large"
+
+
+async def test_process_workers_run_nicer_than_the_server(
+    api: httpx.AsyncClient, settings: Settings
+) -> None:
+    """CPU-bound workers yield the CPU to the server's event loop."""
+    warm = await api.post("/api/utilities/count_primes", json={"limit": 10})
+    assert warm.status_code == 200
+    server = os.getpriority(os.PRIO_PROCESS, 0)
+
+    workers = {
+        os.getpriority(os.PRIO_PROCESS, pid) for pid in runners.process_worker_pids()
+    }
+
+    assert workers == {min(19, server + settings.UTILITIES_PROCESS_NICE)}
+    assert settings.UTILITIES_PROCESS_NICE > 0
