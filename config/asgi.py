@@ -11,7 +11,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 def _application() -> ASGIHandler:
     """Set Django up and return its handler: long-lived request threads unless
     DJANGO_REQUEST_THREADS is 0 (Django's stock handler)."""
-    django.setup(set_prefix=False)
+    from django.apps import apps
+
+    if not apps.ready:  # already set up (tests): don't redo the logging config
+        django.setup(set_prefix=False)
     from django.conf import settings
 
     from config.asgi_handler import LongLivedThreadsASGIHandler
