@@ -1,9 +1,10 @@
 """The NinjaAPI: routers, error handlers and the health endpoint."""
 
+from asgiref.sync import sync_to_async
 from django.http import HttpRequest
 from ninja import NinjaAPI, Schema
 
-from config import errors
+from config import errors, readiness
 from config.docs import docs_access
 from config.parser import BoundedJSONParser
 from config.security import api_auth, api_throttles
@@ -33,7 +34,23 @@ class HealthOut(Schema):
     status: str
 
 
-@api.get("/health", response=HealthOut, tags=["operations"], auth=None, throttle=[])
+@api.api_operation(
+    ["GET", "HEAD"], "/health", response=HealthOut, tags=["operations"],
+    auth=None, throttle=[],
+)  # fmt: skip
 async def get_health(request: HttpRequest) -> HealthOut:
-    """Answer while the process can serve requests; never touches the database."""
+    """Liveness: answer while the process can serve requests; never touches the database."""
     return HealthOut(status="ok")
+
+
+@api.get(
+    "/ready",
+    response={200: HealthOut, **errors.error_responses(503)},
+    tags=["operations"], auth=None, throttle=[],
+)  # fmt: skip
+async def get_ready(request: HttpRequest) -> HealthOut:
+    """Readiness: the database answers and its migrations are applied; else 503."""
+    problem = await sync_to_async(readiness.database_problem)()
+    if problem is not None:
+        raise errors.NotReady(problem)
+    return HealthOut(status="ready")

@@ -87,6 +87,13 @@ class DatabaseUnavailable(ApiError):
     headers = {"Retry-After": "2"}
 
 
+class NotReady(ApiError):
+    status_code = 503
+    code = "not_ready"
+    detail = "Not ready to serve requests."
+    headers = {"Retry-After": "5"}
+
+
 # What the database layer raises when it cannot serve the request: the server
 # is down or restarting, the pool had no connection within its timeout, or a
 # query ran past the statement timeout. Django wraps psycopg's errors (the

@@ -19,7 +19,12 @@ pytestmark = pytest.mark.django_db
 
 PASSWORD = "an old unusual passphrase 17"
 NEW_PASSWORD = "a long unusual passphrase 42"
-PUBLIC = {("GET", "/api/health"), ("POST", "/api/auth/tokens")}
+PUBLIC = {
+    ("GET", "/api/health"),
+    ("HEAD", "/api/health"),
+    ("GET", "/api/ready"),
+    ("POST", "/api/auth/tokens"),
+}
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
 # Placeholders, filled in by the test: {me} and {other} are user ids, {my_job}
@@ -30,6 +35,8 @@ MOMENT = {"moment": "2024-07-01T12:00:00Z", "to_zone": "Europe/Paris"}
 ROUTES: list[tuple[str, str, dict[str, Any] | None, int, int, int]] = [
     # method, path, body,                                    anonymous, user, staff
     ("GET", "/api/health", None,                                   200, 200, 200),
+    ("HEAD", "/api/health", None,                                  200, 200, 200),
+    ("GET", "/api/ready", None,                                    200, 200, 200),
     ("POST", "/api/auth/tokens", LOGIN,                            201, 201, 201),
     ("DELETE", "/api/auth/tokens/current", None,                   401, 204, 204),
     ("GET", "/api/users", None,                                    401, 403, 200),
@@ -474,10 +481,10 @@ async def test_user_json_never_shows_the_password(
         assert "password" not in response.text
 
 
-async def test_openapi_requires_security_everywhere_but_health_and_login(
+async def test_openapi_requires_security_everywhere_but_probes_and_login(
     anon: httpx.AsyncClient,
 ) -> None:
-    """Every operation declares a security requirement except health and login."""
+    """Every operation declares a security requirement except the probes and login."""
     operations = await _operations(anon)
 
     unsecured = {key for key, op in operations.items() if not op.get("security")}

@@ -164,7 +164,7 @@ def _me(server: Server) -> httpx.Response:
 def test_outage_answers_503_fast_and_the_server_recovers(
     cluster: Cluster, server: Server
 ) -> None:
-    """Down: a quick 503 JSON with Retry-After (health still up). Back: 200 again."""
+    """Down: a quick 503 JSON with Retry-After, not ready, still alive. Back: 200."""
     assert _me(server).status_code == 200
 
     cluster.ctl("stop", "-m", "fast")
@@ -173,6 +173,7 @@ def test_outage_answers_503_fast_and_the_server_recovers(
         down = _me(server)
         waited = time.monotonic() - started
         health = httpx.get(f"{server.url}/api/health")
+        ready = httpx.get(f"{server.url}/api/ready", timeout=20)
     finally:
         cluster.ctl("start")
     back_at = time.monotonic()
@@ -184,7 +185,9 @@ def test_outage_answers_503_fast_and_the_server_recovers(
     assert down.headers["Retry-After"].isdigit()
     assert waited < 5  # the pool's 2 s timeout, not a hang
     assert health.status_code == 200
+    assert ready.status_code == 503
     assert up.status_code == 200
+    assert httpx.get(f"{server.url}/api/ready").status_code == 200
 
 
 def test_sigterm_lets_the_request_in_flight_finish(
