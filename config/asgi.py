@@ -9,8 +9,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 
 def _application() -> ASGIHandler:
-    """Set Django up and return its handler: long-lived request threads unless
-    DJANGO_REQUEST_THREADS is 0 (Django's stock handler)."""
+    """Set Django up and return its handler (config/asgi_handler.py):
+    DJANGO_REQUEST_THREADS long-lived request threads, 0 for none."""
     from django.apps import apps
 
     if not apps.ready:  # already set up (tests): don't redo the logging config
@@ -19,9 +19,7 @@ def _application() -> ASGIHandler:
 
     from config.asgi_handler import LongLivedThreadsASGIHandler
 
-    if settings.REQUEST_THREADS > 0:
-        return LongLivedThreadsASGIHandler(threads=settings.REQUEST_THREADS)
-    return ASGIHandler()
+    return LongLivedThreadsASGIHandler(threads=settings.REQUEST_THREADS)
 
 
 application = _application()

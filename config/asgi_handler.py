@@ -19,19 +19,29 @@ request with one more trip to that thread to close the response. Here:
   completes, so a lent thread is always free.
 - Under an enclosing async_to_sync() (the test suite's rollback mode) the
   request keeps that call's thread, which holds the test's transaction.
+
+It also refuses a body over DATA_UPLOAD_MAX_MEMORY_SIZE with 413 while it
+streams in: Django's handler would spool the whole body, to memory or disk,
+before any size check. A declared Content-Length over the limit is refused
+before reading; a chunked body once the bytes read pass it (by at most one
+chunk).
 """
 
 import asyncio
+import json
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import Any
 
 from asgiref.sync import AsyncToSync, ThreadSensitiveContext, sync_to_async
+from django.conf import settings
 from django.core import signals
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.urls import set_script_prefix
+
+from config.errors import PayloadTooLarge, error_body
 
 
 class _LentThread(Executor):
@@ -63,6 +73,39 @@ class _LentThread(Executor):
         self.borrowed = None
 
 
+class BodyTooLarge(Exception):
+    """The request body is over the limit: answer 413 without reading on."""
+
+
+def _limited(receive: Any, scope: Any, limit: int | None) -> Any:
+    """`receive`, raising BodyTooLarge once the body passes `limit` bytes."""
+    if limit is None:
+        return receive
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length" and value.isdigit() and int(value) > limit:
+            raise BodyTooLarge()
+    read = 0
+
+    async def limited_receive() -> Any:
+        nonlocal read
+        message = await receive()
+        read += len(message.get("body", b""))
+        if read > limit:
+            raise BodyTooLarge()
+        return message
+
+    return limited_receive
+
+
+async def _send_too_large(send: Any) -> None:
+    body = json.dumps(
+        error_body(detail=PayloadTooLarge.detail, code=PayloadTooLarge.code)
+    )
+    headers = [(b"content-type", b"application/json"), (b"connection", b"close")]
+    await send({"type": "http.response.start", "status": 413, "headers": headers})
+    await send({"type": "http.response.body", "body": body.encode()})
+
+
 class LongLivedThreadsASGIHandler(ASGIHandler):
     def __init__(self, threads: int) -> None:
         super().__init__()
@@ -76,16 +119,20 @@ class LongLivedThreadsASGIHandler(ASGIHandler):
             raise ValueError(
                 f"Django can only handle ASGI/HTTP connections, not {scope['type']}."
             )
-        if getattr(AsyncToSync.executors, "current", None) is not None:
-            async with ThreadSensitiveContext():  # nested: keep the caller's thread
-                await super().handle(scope, receive, send)
-            return
-        thread = _LentThread(self._idle)
         try:
-            async with ThreadSensitiveContext(executor=thread):
-                await self.handle_lent(scope, receive, send, thread)
-        finally:
-            thread.give_back()
+            receive = _limited(receive, scope, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+            if getattr(AsyncToSync.executors, "current", None) is not None:
+                async with ThreadSensitiveContext():  # nested: keep the caller's thread
+                    await super().handle(scope, receive, send)
+                return
+            thread = _LentThread(self._idle)
+            try:
+                async with ThreadSensitiveContext(executor=thread):
+                    await self.handle_lent(scope, receive, send, thread)
+            finally:
+                thread.give_back()
+        except BodyTooLarge:
+            await _send_too_large(send)
 
     async def handle_lent(
         self, scope: Any, receive: Any, send: Any, thread: _LentThread

@@ -136,7 +136,7 @@ DATABASES = {"default": _database()}
 # many as pool connections, so every thread can hold one, and about twice the
 # concurrent requests expected: a keep-alive client's next request can start
 # while its last one is still closing. With none idle, a request starts its own
-# thread, as Django's stock handler (0) does for every request. Measured in #6.
+# thread, as Django's stock handler does for every request (0: always). Measured in #6.
 REQUEST_THREADS = env.int("DJANGO_REQUEST_THREADS", default=64)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -209,7 +209,9 @@ CORS_URLS_REGEX = r"^/api/.*$"
 
 # HTTPS hardening (`manage.py check --deploy`); relaxed only in debug.
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
-SECURE_REDIRECT_EXEMPT = [r"^api/(health|ready)$"]  # plain-HTTP probes from the platform
+SECURE_REDIRECT_EXEMPT = [
+    r"^api/(health|ready)$"
+]  # plain-HTTP probes from the platform
 if env.bool("DJANGO_SECURE_PROXY_SSL_HEADER", default=NUM_PROXIES > 0):
     # Only behind a proxy that sets X-Forwarded-Proto and strips the client's.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
