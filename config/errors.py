@@ -26,7 +26,7 @@ from ninja.errors import (
 )
 
 from config.clients import client_ip
-from config.parser import NestingTooDeep
+from config.parser import NestingTooDeep, NotJSON
 
 logger = logging.getLogger(__name__)
 security_log = logging.getLogger("security")
@@ -189,9 +189,11 @@ def install(api: NinjaAPI) -> None:
         return respond(request, 422, body)
 
     def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
-        if isinstance(
-            exc.__cause__, NestingTooDeep
-        ):  # Ninja wraps parser errors in a 400
+        if isinstance(exc.__cause__, NotJSON):  # Ninja wraps parser errors in a 400
+            detail = "Send the body as JSON, with `Content-Type: application/json`."
+            body = error_body(detail=detail, code="unsupported_media_type")
+            return respond(request, 415, body)
+        if isinstance(exc.__cause__, NestingTooDeep):
             detail = f"The body nests lists and objects deeper than {settings.API_MAX_JSON_DEPTH} levels."
             return respond(request, 422, error_body(detail=detail, code="too_deep"))
         code = _HTTP_ERROR_CODES.get(exc.status_code, f"http_{exc.status_code}")

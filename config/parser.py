@@ -13,6 +13,17 @@ class NestingTooDeep(ValueError):
     """A JSON body nested deeper than API_MAX_JSON_DEPTH."""
 
 
+class NotJSON(ValueError):
+    """A body whose Content-Type is not JSON (form, multipart, text)."""
+
+
+def is_json(content_type: str) -> bool:
+    """Whether a media type is JSON: application/json or a +json type."""
+    return content_type == "application/json" or (
+        content_type.startswith("application/") and content_type.endswith("+json")
+    )
+
+
 def _depth(value: Any) -> int:
     """Return how deeply `value` nests lists and objects, without recursion."""
     deepest, stack = 0, [(value, 1)]
@@ -26,13 +37,18 @@ def _depth(value: Any) -> int:
 
 
 class BoundedJSONParser(Parser):
-    """Refuse bodies nested deeper than the API's schemas could ever need.
+    """Parse JSON bodies only, and none nested deeper than the API's schemas need.
 
-    Python's own parser fails (RecursionError) only near 1,000 levels; the
-    bound keeps validation and logging of odd bodies cheap well before that.
+    Ninja would parse any body as JSON whatever its Content-Type: a form or
+    a text/plain body is refused instead (415), so a client learns it sent
+    the wrong thing. Python's own parser fails (RecursionError) only near
+    1,000 levels; the depth bound keeps validation and logging of odd bodies
+    cheap well before that.
     """
 
     def parse_body(self, request: HttpRequest) -> DictStrAny:
+        if not is_json(request.content_type or ""):
+            raise NotJSON(request.content_type)
         try:
             data = json.loads(request.body)
         except RecursionError:

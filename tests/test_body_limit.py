@@ -4,6 +4,7 @@ Raw ASGI calls, so the test sees how much of the body the server read.
 """
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -34,7 +35,7 @@ async def _post(
             }
         return {"type": "http.disconnect"}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: Mapping[str, Any]) -> None:
         nonlocal body
         if message["type"] == "http.response.start":
             answer["status"] = message["status"]

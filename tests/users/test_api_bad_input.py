@@ -124,3 +124,40 @@ async def test_deeply_nested_body_is_422(api: httpx.AsyncClient, depth: int) -> 
 
     assert response.status_code == 422
     assert response.json()["code"] == "too_deep"
+
+
+@pytest.mark.parametrize(
+    ("url", "send"),
+    [
+        ("/api/users", {"data": {"email": "a@example.com", "name": "A"}}),
+        ("/api/users", {"files": {"name": ("n.txt", b"A")}}),
+        (
+            "/api/users",
+            {
+                "content": b'{"email": "a@example.com", "name": "A"}',
+                "headers": {"Content-Type": "text/plain"},
+            },
+        ),
+        ("/api/utilities/slugify", {"data": {"text": "Hello"}}),
+    ],
+    ids=["form", "multipart", "json-as-text", "utility-form"],
+)
+async def test_body_that_is_not_json_is_415(
+    api: httpx.AsyncClient, url: str, send: dict[str, object]
+) -> None:
+    """Form, multipart or text bodies are refused, not parsed as JSON or as a form."""
+    response = await api.post(url, **send)  # type: ignore[arg-type]
+
+    assert response.status_code == 415
+    assert response.json()["code"] == "unsupported_media_type"
+    assert not await User.objects.filter(email="a@example.com").aexists()
+
+
+async def test_json_media_type_with_charset_is_accepted(api: httpx.AsyncClient) -> None:
+    response = await api.post(
+        "/api/users",
+        content=b'{"email": "a@example.com", "name": "A"}',
+        headers={"Content-Type": "application/json; charset=utf-8"},
+    )
+
+    assert response.status_code == 201
