@@ -12,6 +12,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from config.validators import reject_nul_and_surrogates
+from users import emails
 from users.models import ApiToken, User
 from users.tokens import token_issue
 
@@ -29,6 +30,8 @@ class _EmailRules:
             reject_nul_and_surrogates(email)
         except ValueError as exc:
             raise forms.ValidationError(f"Email {exc}.") from None
+        if (part := emails.mixed_script_part(email)) is not None:
+            raise forms.ValidationError(f"{part!r} mixes letters of different scripts.")
         taken = User.objects.filter(email__iexact=email).exclude(pk=self.instance.pk)
         if taken.exists():
             raise forms.ValidationError(

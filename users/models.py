@@ -9,6 +9,8 @@ from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models.functions import Lower
 
+from users import emails
+
 AGE_MAX = 150
 
 
@@ -51,6 +53,11 @@ class UserManager(BaseUserManager["User"]):
                 "A superuser must have is_staff=True and is_superuser=True."
             )
         return self.create_user(email, password, **extra_fields)
+
+    @classmethod
+    def normalize_email(cls, email: str | None) -> str:
+        """Django's (domain lowercased), in NFKC form (users/emails.py)."""
+        return emails.canonical(email or "")
 
     def get_by_natural_key(self, username: str | None) -> "User":
         # Log-in is case-insensitive, as the unique constraint is.

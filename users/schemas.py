@@ -15,11 +15,16 @@ from pydantic import (
 )
 
 from config.validators import reject_nul_and_surrogates
+from users import emails
 from users.models import AGE_MAX
 
 
 def _valid_email(value: str) -> str:
-    """Apply Django's own email rules, so the API and the admin agree."""
+    """Apply Django's own email rules, so the API and the admin agree, and
+    refuse lookalikes (users/emails.py); return the canonical spelling."""
+    value = emails.canonical(value)
+    if (part := emails.mixed_script_part(value)) is not None:
+        raise ValueError(f"{part!r} mixes letters of different scripts")
     try:
         validate_email(value)
     except DjangoValidationError:

@@ -143,6 +143,30 @@ async def test_admin_add_with_email_in_other_case_is_a_form_error(
     assert await User.objects.filter(is_staff=False).acount() == 1
 
 
+@pytest.mark.parametrize(
+    ("email", "error"),
+    [
+        # Fullwidth ann@example.com: the form field refuses the fullwidth @.
+        ("ａｎｎ＠ｅｘａｍｐｌｅ．ｃｏｍ", "Enter a valid email address"),
+        ("ann@ｅｘａｍｐｌｅ.com", "already exists"),  # folds to ann@example.com
+        ("ann@exаmple.com", "mixes letters of different scripts"),  # Cyrillic а
+    ],
+)
+async def test_admin_add_with_a_lookalike_email_is_a_form_error(
+    api: httpx.AsyncClient, staff: User, ann: User, email: str, error: str
+) -> None:
+    """The admin applies the API's lookalike rules (users/emails.py)."""
+    await sync_to_async(_log_in)(api, staff)
+
+    response = await _submit_add_form(
+        api, {"email": email, "name": "Imposter", "usable_password": "false"}
+    )
+
+    assert response.status_code == 200
+    assert error in response.text
+    assert await User.objects.filter(is_staff=False).acount() == 1
+
+
 async def test_token_made_in_admin_is_shown_once_and_works(
     api: httpx.AsyncClient, staff: User, ann: User
 ) -> None:
