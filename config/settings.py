@@ -12,6 +12,8 @@ import django_stubs_ext
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from config import logs
+
 # Lets generic Django classes be subscripted at run time, as django-stubs types them.
 django_stubs_ext.monkeypatch()
 
@@ -58,6 +60,7 @@ SILENCED_SYSTEM_CHECKS = ["security.W001", "security.W002", "security.W003"]
 # Async-native only: Django's own are subclassed in config/middleware.py so
 # their hooks run on the event loop instead of costing a thread hop each.
 MIDDLEWARE = [
+    "config.request_log.RequestLogMiddleware",  # first: times and logs it all
     "config.middleware.SecurityMiddleware",
     "servestatic.middleware.ServeStaticMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -240,14 +243,11 @@ API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=32)
 NINJA_PAGINATION_PER_PAGE = 20
 NINJA_PAGINATION_MAX_LIMIT = 100
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", "INFO")},
-    # Security events: failed logins, token issue/revoke, denials, throttling.
-    "loggers": {"security": {"level": "INFO"}},
-}
+# JSON lines in production, readable text in development (config/logs.py).
+LOGGING = logs.logging_config(
+    json=env.str("DJANGO_LOG_FORMAT", "text" if DEBUG else "json") == "json",
+    level=env.str("DJANGO_LOG_LEVEL", "INFO"),
+)
 
 # Request bodies larger than this are refused with 413 (Django's own limit).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int(

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
+import structlog
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import transaction
@@ -21,6 +22,7 @@ from django.utils import timezone
 from pydantic import BaseModel
 
 from config.errors import ApiError
+from config.request_log import current_request_id
 from users.models import User
 from utilities import runners
 from utilities.catalogue import registry
@@ -49,7 +51,10 @@ def _job_submit(*, actor: User, utility: Utility, args: BaseModel) -> Job:
     # its task are committed together or not at all.
     with transaction.atomic():
         job = Job.objects.create(
-            utility=utility.name, owner=actor, arguments=args.model_dump(mode="json")
+            utility=utility.name,
+            owner=actor,
+            arguments=args.model_dump(mode="json"),
+            request_id=current_request_id() or "",
         )
         job.task_id = str(run_job.enqueue(str(job.pk)).id)
         job.save(update_fields=["task_id"])
@@ -157,6 +162,14 @@ def _finish(job_id: uuid.UUID, status: str, **fields: Any) -> None:
 
 def job_run(*, job_id: str) -> None:
     """Run a queued job to its end (called by the task, in a worker process)."""
+    request_id = Job.objects.filter(pk=job_id).values_list("request_id", flat=True)
+    with structlog.contextvars.bound_contextvars(
+        job_id=job_id, request_id=request_id.first() or None
+    ):
+        _job_run(job_id)
+
+
+def _job_run(job_id: str) -> None:
     with transaction.atomic():
         job = Job.objects.select_for_update().filter(pk=job_id).first()
         if job is None or job.status != Status.QUEUED:

@@ -37,6 +37,10 @@ class Job(models.Model):
     error = models.JSONField(null=True, blank=True)
     cancel_requested = models.BooleanField(default=False)
     task_id = models.CharField(max_length=64, blank=True)
+    request_id = models.CharField(
+        max_length=128, blank=True, editable=False,
+        help_text="X-Request-ID of the request that submitted it; on its log lines too.",
+    )  # fmt: skip
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
