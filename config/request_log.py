@@ -20,6 +20,9 @@ from django.http.response import HttpResponseBase
 
 access_log = logging.getLogger("request")
 
+# Platform probes call these every few seconds: log them only when they fail.
+QUIET_ROUTES = frozenset({"/api/health", "/api/ready"})
+
 _WELL_FORMED = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 
 
@@ -60,6 +63,9 @@ class RequestLogMiddleware:
             response = await self.get_response(request)
             response["X-Request-ID"] = request_id
             match = request.resolver_match
+            route = f"/{match.route}" if match else None
+            if route in QUIET_ROUTES and response.status_code < 400:
+                return response
             access_log.info(
                 "%s %s %s",
                 request.method,
@@ -67,7 +73,7 @@ class RequestLogMiddleware:
                 response.status_code,
                 extra={
                     "method": request.method,
-                    "route": f"/{match.route}" if match else None,
+                    "route": route,
                     "status": response.status_code,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                     "user_id": _user_id(request),

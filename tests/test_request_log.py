@@ -94,3 +94,17 @@ async def test_job_keeps_the_submitting_request_id(api: httpx.AsyncClient) -> No
 
     job = await Job.objects.aget(pk=response.json()["id"])
     assert job.request_id == "submit-7"
+
+
+async def test_successful_probes_are_not_logged(
+    anon: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Probes come every few seconds: their access lines would drown the rest."""
+    with caplog.at_level("INFO", logger="request"):
+        probe = await anon.get("/api/health")
+        other = await anon.get("/api/users/me")
+
+    assert (probe.status_code, other.status_code) == (200, 401)
+    assert [r.__dict__["route"] for r in caplog.records if r.name == "request"] == [
+        "/api/users/me"
+    ]
