@@ -1,8 +1,12 @@
 """The NinjaAPI: routers, error handlers and the health endpoint."""
 
+from http import HTTPStatus
+from typing import Any
+
 from asgiref.sync import sync_to_async
 from django.http import HttpRequest
 from ninja import NinjaAPI, Schema
+from ninja.openapi.schema import OpenAPISchema
 
 from config import errors, readiness
 from config.docs import docs_access
@@ -13,7 +17,37 @@ from users.auth_api import router as auth_router
 from utilities.api import build_utilities_router, jobs_router
 from utilities.catalogue import registry
 
-api = NinjaAPI(
+
+class ServiceAPI(NinjaAPI):
+    """NinjaAPI whose OpenAPI document lists the errors operations share.
+
+    Each handler documents its own errors; these come from the layers around
+    them: 400/413/415/422 for any body (parser, size limit, schema), 503 for
+    anything that reaches the database (the auth's token lookup included).
+    Generated clients and schemathesis then agree with the server.
+    """
+
+    def get_openapi_schema(self, **kwargs: Any) -> OpenAPISchema:
+        schema = super().get_openapi_schema(**kwargs)
+        for path, operations in schema["paths"].items():
+            for operation in operations.values():
+                shared = [400, 413, 415, 422] if "requestBody" in operation else []
+                if path != "/api/health":  # the one route without the database
+                    shared.append(503)
+                for status in shared:
+                    operation["responses"].setdefault(status, _error_response(status))
+        return schema
+
+
+def _error_response(status: int) -> dict[str, Any]:
+    ref = {"$ref": "#/components/schemas/ErrorOut"}
+    return {
+        "description": HTTPStatus(status).phrase,
+        "content": {"application/json": {"schema": ref}},
+    }
+
+
+api = ServiceAPI(
     title="Ninja Service API",
     version="1.0.0",
     description="Users and typed utilities, served by async Django Ninja.",
