@@ -57,7 +57,7 @@ class RequestLogMiddleware:
         markcoroutinefunction(self)
 
     async def __call__(self, request: HttpRequest) -> HttpResponseBase:
-        request_id = request_id_from(request.headers.get("X-Request-ID"))
+        request_id = request_id_from(request.META.get("HTTP_X_REQUEST_ID"))
         started = time.perf_counter()
         with structlog.contextvars.bound_contextvars(request_id=request_id):
             response = await self.get_response(request)
