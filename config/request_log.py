@@ -18,6 +18,8 @@ from asgiref.sync import markcoroutinefunction
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 
+from config import metrics
+
 access_log = logging.getLogger("request")
 
 # Platform probes call these every few seconds: log them only when they fail.
@@ -64,6 +66,13 @@ class RequestLogMiddleware:
             response["X-Request-ID"] = request_id
             match = request.resolver_match
             route = f"/{match.route}" if match else None
+            duration = time.perf_counter() - started
+            metrics.requests_total.labels(
+                request.method, route or "unmatched", response.status_code
+            ).inc()
+            metrics.request_duration.labels(
+                request.method, route or "unmatched"
+            ).observe(duration)
             if route in QUIET_ROUTES and response.status_code < 400:
                 return response
             access_log.info(
@@ -75,7 +84,7 @@ class RequestLogMiddleware:
                     "method": request.method,
                     "route": route,
                     "status": response.status_code,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "duration_ms": round(duration * 1000, 2),
                     "user_id": _user_id(request),
                 },
             )

@@ -243,6 +243,9 @@ API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=32)
 NINJA_PAGINATION_PER_PAGE = 20
 NINJA_PAGINATION_MAX_LIMIT = 100
 
+# /metrics answers only `Authorization: Bearer <this>`; empty: 404 (config/metrics.py).
+API_METRICS_TOKEN = env.str("API_METRICS_TOKEN", default="")
+
 # JSON lines in production, readable text in development (config/logs.py).
 LOGGING = logs.logging_config(
     json=env.str("DJANGO_LOG_FORMAT", "text" if DEBUG else "json") == "json",

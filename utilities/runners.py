@@ -26,6 +26,8 @@ from django.conf import settings
 from pebble import ProcessFuture, ProcessPool
 from pydantic import BaseModel
 
+from config import metrics
+from config.errors import ApiError
 from utilities.errors import JobCancelled, UtilityBusy, UtilityRejected, UtilityTimeout
 from utilities.functions.progress import call_forwarding_progress, reporting_to
 from utilities.registry import Utility
@@ -167,6 +169,20 @@ async def call(utility: Utility, args: BaseModel) -> Any:
     Raises UtilityBusy (503), UtilityTimeout (504), UtilityRejected (422, the
     function raised ValueError) or whatever else the function raised (500).
     """
+    outcome = "error"
+    try:
+        result = await _call(utility, args)
+    except ApiError as exc:
+        outcome = exc.code
+        raise
+    else:
+        outcome = "ok"
+        return result
+    finally:
+        metrics.utility_calls.labels(utility.name, outcome).inc()
+
+
+async def _call(utility: Utility, args: BaseModel) -> Any:
     limits = limits_for(utility)
     kwargs = arguments_of(args)
     leave = await _gate(utility.name, limits.concurrency).enter(limits)

@@ -1,0 +1,95 @@
+"""Prometheus metrics at /metrics (prometheus-client), for a scraper with a token.
+
+- `http_requests_total` and `http_request_duration_seconds`, by route template
+  and status (recorded by config/request_log.py);
+- `db_pool_connections` (size, idle, waiting requests) of this process's pool;
+- `utility_calls_total` by utility and outcome (utilities/runners.py);
+- `jobs` by status, counted in the database when scraped.
+
+/metrics answers 404 unless API_METRICS_TOKEN is set, and then only to
+`Authorization: Bearer <that token>`. Each server process has its own
+counters; set PROMETHEUS_MULTIPROC_DIR (an empty directory, shared by the
+processes, emptied at each start) to have /metrics add up every process.
+"""
+
+import hmac
+import os
+from collections.abc import Iterator
+
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.models import Count
+from django.http import Http404, HttpRequest, HttpResponse
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+requests_total = Counter(
+    "http_requests_total", "HTTP requests answered.", ["method", "route", "status"]
+)
+request_duration = Histogram(
+    "http_request_duration_seconds",
+    "Time to answer an HTTP request.",
+    ["method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+utility_calls = Counter(
+    "utility_calls_total", "Utility calls, by outcome.", ["utility", "outcome"]
+)
+
+
+class _StateCollector(Collector):
+    """Gauges read at scrape time: the connection pool and jobs by status."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        pool = getattr(connections[DEFAULT_DB_ALIAS], "pool", None)
+        if pool is not None:
+            stats = pool.get_stats()
+            gauge = GaugeMetricFamily(
+                "db_pool_connections", "This process's pool.", labels=["state"]
+            )
+            gauge.add_metric(["size"], stats.get("pool_size", 0))
+            gauge.add_metric(["idle"], stats.get("pool_available", 0))
+            gauge.add_metric(["waiting_requests"], stats.get("requests_waiting", 0))
+            yield gauge
+        from utilities.models import Job  # apps are ready by the first scrape
+
+        jobs = GaugeMetricFamily("jobs", "Jobs by status.", labels=["status"])
+        counts = dict(
+            Job.objects.values_list("status").annotate(n=Count("id")).order_by()
+        )
+        for status in Job.Status.values:
+            jobs.add_metric([status], counts.get(status, 0))
+        yield jobs
+
+
+_state = _StateCollector()
+
+
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    """The Prometheus text format; sync, so the scrape's queries run in a thread."""
+    expected = settings.API_METRICS_TOKEN
+    given = request.headers.get("Authorization", "").removeprefix("Bearer ")
+    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+        raise Http404()
+    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    else:
+        registry = REGISTRY
+    body = generate_latest(registry) + generate_latest(_state_registry())
+    return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)
+
+
+def _state_registry() -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_state)
+    return registry
