@@ -27,5 +27,6 @@ COPY --from=build /opt/venv /opt/venv
 COPY --from=build /app /app
 USER 10001
 EXPOSE 8000
-# uvicorn reads WEB_CONCURRENCY (worker processes) and the UVICORN_* variables.
-CMD ["uvicorn", "config.asgi:application", "--host", "0.0.0.0", "--port", "8000"]
+# uvicorn (through config/serve.py, which exits 0 after a graceful stop) reads
+# WEB_CONCURRENCY (worker processes) and the UVICORN_* variables.
+CMD ["python", "-m", "config.serve", "config.asgi:application", "--host", "0.0.0.0", "--port", "8000"]
