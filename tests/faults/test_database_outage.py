@@ -98,7 +98,11 @@ class Server:
 
 
 @pytest.fixture
-def server(cluster: Cluster, tmp_path: Path) -> Iterator[Server]:
+def server(
+    cluster: Cluster, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Server]:
+    """The production server on the private cluster; indirect parameters add
+    environment variables."""
     env = {
         **{
             k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "API_"))
@@ -110,6 +114,7 @@ def server(cluster: Cluster, tmp_path: Path) -> Iterator[Server]:
         "DJANGO_SECURE_SSL_REDIRECT": "false",
         "DJANGO_DB_POOL_TIMEOUT": "2",
         "REDIS_URL": "",
+        **getattr(request, "param", {}),
     }
     manage = [sys.executable, "manage.py"]
     subprocess.run([*manage, "migrate", "-v0"], cwd=ROOT, env=env, check=True)
@@ -190,6 +195,86 @@ def test_outage_answers_503_fast_and_the_server_recovers(
     assert httpx.get(f"{server.url}/api/ready").status_code == 200
 
 
+def _hold_row_lock(
+    cluster: Cluster, user_id: int, seconds: float
+) -> subprocess.Popen[bytes]:
+    """Lock a user's row from another session for `seconds`; writes to it wait."""
+    return subprocess.Popen(
+        [f"{PG_BIN}/psql", "-h", "127.0.0.1", "-p", str(cluster.port), "-U", "postgres"]
+        + ["-c", f"BEGIN; SELECT 1 FROM users_user WHERE id = {user_id} FOR UPDATE;"
+                 f" SELECT pg_sleep({seconds}); COMMIT;"],
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "server",
+    [{"DJANGO_DB_POOL_MAX_SIZE": "2", "DJANGO_DB_POOL_TIMEOUT": "1"}],
+    indirect=True,
+)
+def test_pool_exhaustion_queues_briefly_then_answers_503(
+    cluster: Cluster, server: Server
+) -> None:
+    """Both pool connections held by requests waiting on a lock: the next
+    request waits the pool timeout, then gets 503; the held ones still finish."""
+    me = _me(server).json()
+    lock = _hold_row_lock(cluster, me["id"], seconds=4)
+    time.sleep(0.5)
+    answers: list[httpx.Response] = []
+
+    def patch(age: int) -> None:
+        answers.append(
+            httpx.patch(
+                f"{server.url}/api/users/me",
+                json={"age": age},
+                timeout=20,
+                headers={"Authorization": f"Bearer {server.token}"},
+            )  # fmt: skip
+        )
+
+    holders = [threading.Thread(target=patch, args=(age,)) for age in (41, 42)]
+    for holder in holders:
+        holder.start()
+    time.sleep(0.5)  # both PATCHes hold a connection, waiting on the lock
+    started = time.monotonic()
+    queued = _me(server)
+    waited = time.monotonic() - started
+    for holder in holders:
+        holder.join(20)
+    lock.wait(10)
+
+    assert queued.status_code == 503
+    assert queued.json()["code"] == "database_unavailable"
+    assert 0.8 < waited < 3  # the pool's 1 s timeout: a short queue, not a hang
+    assert sorted(a.status_code for a in answers) == [200, 200]
+    assert _me(server).status_code == 200
+    assert server.process.poll() is None  # and the server never crashed
+
+
+@pytest.mark.parametrize(
+    "server", [{"DJANGO_DB_STATEMENT_TIMEOUT_MS": "500"}], indirect=True
+)
+def test_statement_timeout_cuts_a_slow_query(cluster: Cluster, server: Server) -> None:
+    """A write stuck behind a lock for longer than the statement timeout is
+    cancelled by PostgreSQL: 503 after about the timeout, and nothing written."""
+    me = _me(server).json()
+    lock = _hold_row_lock(cluster, me["id"], seconds=3)
+    time.sleep(0.5)
+
+    started = time.monotonic()
+    response = httpx.patch(
+        f"{server.url}/api/users/me", json={"age": 99}, timeout=20,
+        headers={"Authorization": f"Bearer {server.token}"},
+    )  # fmt: skip
+    waited = time.monotonic() - started
+    lock.wait(10)
+
+    assert response.status_code == 503
+    assert response.json()["code"] == "database_unavailable"
+    assert waited < 2  # cut at 0.5 s, not after the 3 s lock
+    assert _me(server).json()["age"] == me["age"]
+
+
 def test_sigterm_lets_the_request_in_flight_finish(
     cluster: Cluster, server: Server
 ) -> None:
@@ -199,12 +284,7 @@ def test_sigterm_lets_the_request_in_flight_finish(
     accepting, finishes the requests in flight, shuts down, and exits 0.
     """
     me = _me(server).json()
-    lock = subprocess.Popen(
-        [f"{PG_BIN}/psql", "-h", "127.0.0.1", "-p", str(cluster.port), "-U", "postgres"]
-        + ["-c", f"BEGIN; SELECT 1 FROM users_user WHERE id = {me['id']} FOR UPDATE;"
-                 " SELECT pg_sleep(1.5); COMMIT;"],
-        stdout=subprocess.DEVNULL,
-    )  # fmt: skip
+    lock = _hold_row_lock(cluster, me["id"], seconds=1.5)
     time.sleep(0.5)  # the lock is held
     with httpx.Client(timeout=20) as client:
         answers: list[httpx.Response] = []
