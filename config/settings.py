@@ -282,4 +282,6 @@ UTILITIES_PROCESS_WORKERS = env.int(
 UTILITIES_PROCESS_NICE = env.int("UTILITIES_PROCESS_NICE", default=10)
 UTILITIES_THREAD_WORKERS = env.int("UTILITIES_THREAD_WORKERS", default=8)
 UTILITIES_JOB_RETENTION_DAYS = env.float("UTILITIES_JOB_RETENTION_DAYS", default=7.0)
+# A running job whose worker has not beaten for this long is failed (worker_lost).
+UTILITIES_JOB_STALE_AFTER_S = env.float("UTILITIES_JOB_STALE_AFTER_S", default=120.0)
 UTILITIES_OVERRIDES: dict[str, dict[str, float]] = {}

@@ -127,13 +127,19 @@ class _Reporter:
     """Progress writes and cancellation checks of a running job, throttled."""
 
     def __init__(
-        self, job_id: uuid.UUID, write_every_s: float = 0.5, check_every_s: float = 0.25
+        self,
+        job_id: uuid.UUID,
+        write_every_s: float = 0.5,
+        check_every_s: float = 0.25,
+        heartbeat_every_s: float = 5.0,
     ) -> None:
         self.job_id = job_id
         self.write_every_s = write_every_s
         self.check_every_s = check_every_s
+        self.heartbeat_every_s = heartbeat_every_s
         self._written_at = 0.0
         self._checked_at = 0.0
+        self._beat_at = time.monotonic()  # job_run set heartbeat_at as it started
         self._cancelled = False
 
     def report(self, fraction: float) -> None:
@@ -145,7 +151,13 @@ class _Reporter:
             )
 
     def cancelled(self) -> bool:
+        """Whether cancellation was asked; also the worker's heartbeat (polled)."""
         now = time.monotonic()
+        if now - self._beat_at >= self.heartbeat_every_s:
+            self._beat_at = now
+            Job.objects.filter(pk=self.job_id, status=Status.RUNNING).update(
+                heartbeat_at=timezone.now()
+            )
         if not self._cancelled and now - self._checked_at >= self.check_every_s:
             self._checked_at = now
             self._cancelled = Job.objects.filter(
@@ -175,8 +187,8 @@ def _job_run(job_id: str) -> None:
         if job is None or job.status != Status.QUEUED:
             return  # cancelled while queued, or pruned: it never runs
         job.status = Status.RUNNING
-        job.started_at = timezone.now()
-        job.save(update_fields=["status", "started_at"])
+        job.started_at = job.heartbeat_at = timezone.now()
+        job.save(update_fields=["status", "started_at", "heartbeat_at"])
     utility = registry.get(job.utility)
     if utility is None:
         _finish(
@@ -205,8 +217,32 @@ def _job_run(job_id: str) -> None:
         _finish(job.pk, Status.FAILED, error=error)
     else:
         _finish(job.pk, Status.SUCCEEDED, result=result, progress=1.0)
-    # Retention needs no cron: each finished job sweeps the expired ones.
+    # Retention needs no cron: each finished job sweeps the expired ones, and
+    # fails those whose worker has died.
     jobs_prune(older_than=timedelta(days=settings.UTILITIES_JOB_RETENTION_DAYS))
+    jobs_reap(stale_after=timedelta(seconds=settings.UTILITIES_JOB_STALE_AFTER_S))
+
+
+def jobs_reap(*, stale_after: timedelta) -> int:
+    """Fail running jobs whose worker gave no sign of life for `stale_after`.
+
+    A worker killed mid-job (OOM, SIGKILL, a lost machine) leaves its job
+    `running` forever otherwise. A live worker beats every few seconds
+    (_Reporter.cancelled); if a slow one comes back, its _finish() finds
+    the job no longer running and changes nothing. Returns how many failed.
+    """
+    now = timezone.now()
+    reaped = Job.objects.filter(
+        status=Status.RUNNING, heartbeat_at__lt=now - stale_after
+    )
+    count = reaped.update(
+        status=Status.FAILED,
+        finished_at=now,
+        error={"code": "worker_lost", "detail": "The worker running this job stopped."},
+    )
+    if count:
+        logger.warning("Failed %d job(s) whose worker stopped", count)
+    return count
 
 
 def jobs_prune(*, older_than: timedelta) -> int:

@@ -43,6 +43,10 @@ class Job(models.Model):
     )  # fmt: skip
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, editable=False,
+        help_text="Last sign of life of the worker running it (jobs_reap).",
+    )  # fmt: skip
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

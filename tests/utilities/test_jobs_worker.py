@@ -50,6 +50,8 @@ async def test_worker_runs_submitted_job_to_its_result(
         78498,
         1.0,
     )
+    job = await Job.objects.aget(pk=body["id"])
+    assert job.heartbeat_at is not None  # the worker's sign of life (jobs_reap)
 
 
 @pytest.mark.asyncio

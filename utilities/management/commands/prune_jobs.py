@@ -1,4 +1,5 @@
-"""`manage.py prune_jobs`: delete finished jobs past their retention period."""
+"""`manage.py prune_jobs`: delete finished jobs past their retention period, and
+fail running jobs whose worker has died (no heartbeat for UTILITIES_JOB_STALE_AFTER_S)."""
 
 from datetime import timedelta
 from typing import Any
@@ -7,7 +8,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
-from utilities.jobs import jobs_prune
+from utilities.jobs import jobs_prune, jobs_reap
 
 
 class Command(BaseCommand):
@@ -27,6 +28,10 @@ class Command(BaseCommand):
         days = options["days"]
         if days is None:
             days = settings.UTILITIES_JOB_RETENTION_DAYS
+        reaped = jobs_reap(
+            stale_after=timedelta(seconds=settings.UTILITIES_JOB_STALE_AFTER_S)
+        )
+        self.stdout.write(f"Failed {reaped} running job(s) whose worker stopped.")
         deleted = jobs_prune(older_than=timedelta(days=days))
         self.stdout.write(
             f"Deleted {deleted} finished job(s) older than {days} day(s)."
