@@ -22,8 +22,9 @@ class ServiceAPI(NinjaAPI):
     """NinjaAPI whose OpenAPI document lists the errors operations share.
 
     Each handler documents its own errors; these come from the layers around
-    them: 400/413/415/422 for any body (parser, size limit, schema), 503 for
-    anything that reaches the database (the auth's token lookup included).
+    them: 400/413/415/422 for any body (parser, size limit, schema), 401/429
+    for anything behind auth and its rate limit, 503 for anything that
+    reaches the database (the auth's token lookup included).
     Generated clients and schemathesis then agree with the server.
     """
 
@@ -32,6 +33,8 @@ class ServiceAPI(NinjaAPI):
         for path, operations in schema["paths"].items():
             for operation in operations.values():
                 shared = [400, 413, 415, 422] if "requestBody" in operation else []
+                if operation.get("security"):
+                    shared += [401, 429]
                 if path != "/api/health":  # the one route without the database
                     shared.append(503)
                 for status in shared:

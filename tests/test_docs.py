@@ -53,7 +53,7 @@ async def test_docs_send_the_csrf_token_for_sessions(anon: httpx.AsyncClient) ->
 async def test_every_operation_documents_the_errors_around_it(
     anon: httpx.AsyncClient,
 ) -> None:
-    """Body errors on every body, 503 on everything that reaches the database."""
+    """Body errors on every body, 401/429 behind auth, 503 wherever the database is."""
     schema = (await anon.get("/api/openapi.json")).json()
 
     for path, operations in schema["paths"].items():
@@ -62,6 +62,8 @@ async def test_every_operation_documents_the_errors_around_it(
             if "requestBody" in operation:
                 assert {"400", "413", "415", "422"} <= codes, (method, path)
             assert ("503" in codes) == (path != "/api/health"), (method, path)
+            if operation.get("security"):
+                assert {"401", "429"} <= codes, (method, path)
             for code in codes - {"200", "201", "202", "204"}:
                 content = operation["responses"][code]["content"]["application/json"]
                 assert content["schema"] == {"$ref": "#/components/schemas/ErrorOut"}
