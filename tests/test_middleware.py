@@ -11,28 +11,47 @@ from django.test import override_settings
 from config.checks import check_middleware_security
 
 
-async def test_health_in_rollback_mode_makes_one_thread_hop(
-    anon: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Through every middleware, /api/health leaves the loop once: to close the response.
-
-    A middleware with sync hooks would add two trips to a thread per request.
-    """
-    hops: list[str] = []
+@pytest.fixture
+def hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the functions requests send to a thread (sync_to_async)."""
+    calls: list[str] = []
     real_call = SyncToAsync.__call__
 
     async def counting_call(
         self: SyncToAsync[Any, Any], *args: Any, **kwargs: Any
     ) -> Any:
-        hops.append(getattr(self.func, "__qualname__", repr(self.func)))
+        calls.append(getattr(self.func, "__qualname__", repr(self.func)))
         return await real_call(self, *args, **kwargs)
 
     monkeypatch.setattr(SyncToAsync, "__call__", counting_call)
+    return calls
 
+
+async def test_health_in_rollback_mode_makes_one_thread_hop(
+    anon: httpx.AsyncClient, hops: list[str]
+) -> None:
+    """Through every middleware, /api/health leaves the loop once: to close the response.
+
+    A middleware with sync hooks would add two trips to a thread per request.
+    """
     response = await anon.get("/api/health")
 
     assert response.status_code == 200
     assert hops == ["HttpResponseBase.close"]
+
+
+@pytest.mark.asyncio
+async def test_health_as_served_never_leaves_the_loop(
+    anon: httpx.AsyncClient, hops: list[str]
+) -> None:
+    """As served by uvicorn (config/asgi_handler.py): no thread hop at all.
+
+    The response is closed on the loop, since the request used no thread.
+    """
+    response = await anon.get("/api/health")
+
+    assert response.status_code == 200
+    assert hops == []
 
 
 def test_deploy_checks_see_the_subclasses_as_djangos_middleware() -> None:
@@ -44,28 +63,3 @@ def test_deploy_checks_see_the_subclasses_as_djangos_middleware() -> None:
 
     assert "config.W001" in ids
     assert {m.id for m in check_middleware_security(None)} <= {"security.W020"}
-
-
-@pytest.mark.asyncio
-async def test_health_as_served_never_leaves_the_loop(
-    anon: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """As served by uvicorn (config/asgi_handler.py): no thread hop at all.
-
-    The response is closed on the loop, since the request used no thread.
-    """
-    hops: list[str] = []
-    real_call = SyncToAsync.__call__
-
-    async def counting_call(
-        self: SyncToAsync[Any, Any], *args: Any, **kwargs: Any
-    ) -> Any:
-        hops.append(getattr(self.func, "__qualname__", repr(self.func)))
-        return await real_call(self, *args, **kwargs)
-
-    monkeypatch.setattr(SyncToAsync, "__call__", counting_call)
-
-    response = await anon.get("/api/health")
-
-    assert response.status_code == 200
-    assert hops == []
