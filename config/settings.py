@@ -212,9 +212,8 @@ CORS_URLS_REGEX = r"^/api/.*$"
 
 # HTTPS hardening (`manage.py check --deploy`); relaxed only in debug.
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
-SECURE_REDIRECT_EXEMPT = [
-    r"^api/(health|ready)$"
-]  # plain-HTTP probes from the platform
+# Plain-HTTP probes and metric scrapes from inside the platform.
+SECURE_REDIRECT_EXEMPT = [r"^api/(health|ready)$", r"^metrics$"]
 if env.bool("DJANGO_SECURE_PROXY_SSL_HEADER", default=NUM_PROXIES > 0):
     # Only behind a proxy that sets X-Forwarded-Proto and strips the client's.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -63,8 +63,11 @@ async def test_security_headers_are_sent(api: httpx.AsyncClient) -> None:
     assert response.headers["X-Frame-Options"] == "DENY"
 
 
-async def test_plain_http_is_redirected_to_https() -> None:
-    """Outside debug, http:// requests are sent to https://, except the health probe."""
+@pytest.mark.django_db
+async def test_plain_http_is_redirected_to_https(settings: Settings) -> None:
+    """Outside debug, http:// requests are sent to https://, except the probes
+    and the metrics scrape, which come from inside the platform."""
+    settings.API_METRICS_TOKEN = "scrape"
     from config.asgi import application
 
     transport = httpx.ASGITransport(app=application)  # type: ignore[arg-type]  # two ASGI typings
@@ -72,10 +75,14 @@ async def test_plain_http_is_redirected_to_https() -> None:
 
     redirected = await plain.get("/api/utilities")
     probe = await plain.get("/api/health")
+    ready = await plain.get("/api/ready")
+    scrape = await plain.get("/metrics", headers={"Authorization": "Bearer scrape"})
 
     assert redirected.status_code == 301
     assert redirected.headers["Location"] == "https://testserver/api/utilities"
     assert probe.status_code == 200
+    assert ready.status_code == 200
+    assert scrape.status_code == 200
 
 
 @pytest.mark.django_db
