@@ -31,20 +31,26 @@ security_log = logging.getLogger("security")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
+def _in_window(key: str, window: int) -> tuple[str, float]:
+    """The cache key of `key`'s current fixed window of `window` seconds, and
+    the seconds left in that window."""
+    now = time.time()
+    slot = int(now // window)
+    return f"{key}:{slot}", (slot + 1) * window - now
+
+
 def count_in_window(key: str, window: int) -> tuple[int, float]:
     """Count one event under `key` in the current fixed window of `window` seconds.
 
     Return the count so far and the seconds left in the window. One atomic
     increment in the common case (Redis INCR), whatever the rate.
     """
-    now = time.time()
-    slot = int(now // window)
-    key = f"{key}:{slot}"
+    key, left = _in_window(key, window)
     try:
         count = cache.incr(key)
     except ValueError:  # the window's first event
         count = 1 if cache.add(key, 1, timeout=window + 1) else cache.incr(key)
-    return count, (slot + 1) * window - now
+    return count, left
 
 
 class FailureLimiter:
@@ -65,15 +71,13 @@ class FailureLimiter:
         count, _, unit = str(getattr(settings, self.rate_setting)).partition("/")
         return int(count), self._UNITS[unit[:1]]
 
-    def _key(self, ident: str, window: int) -> tuple[str, float]:
-        now = time.time()
-        slot = int(now // window)
-        return f"limit:{self.scope}:{ident}:{slot}", (slot + 1) * window - now
+    def _key(self, ident: str) -> str:
+        return f"limit:{self.scope}:{ident}"
 
     def retry_after_sync(self, ident: str) -> int | None:
         """Return the seconds to wait if `ident` is over the limit, else None."""
         limit, window = self._rate()
-        key, left = self._key(ident, window)
+        key, left = _in_window(self._key(ident), window)
         if (cache.get(key) or 0) >= limit:
             return max(1, math.ceil(left))
         return None
@@ -81,11 +85,7 @@ class FailureLimiter:
     def hit_sync(self, ident: str) -> None:
         """Count one event for `ident`."""
         _, window = self._rate()
-        count_in_window(f"limit:{self.scope}:{ident}", window)
-
-    async def retry_after(self, ident: str) -> int | None:
-        """See retry_after_sync()."""
-        return await sync_to_async(self.retry_after_sync)(ident)
+        count_in_window(self._key(ident), window)
 
     async def hit(self, ident: str) -> None:
         """See hit_sync()."""
