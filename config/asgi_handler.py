@@ -28,7 +28,6 @@ chunk).
 """
 
 import asyncio
-import json
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
@@ -39,6 +38,7 @@ from django.conf import settings
 from django.core import signals
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
+from django.http import JsonResponse
 from django.urls import set_script_prefix
 
 from config.errors import PayloadTooLarge, error_body
@@ -97,15 +97,6 @@ def _limited(receive: Any, scope: Any, limit: int | None) -> Any:
     return limited_receive
 
 
-async def _send_too_large(send: Any) -> None:
-    body = json.dumps(
-        error_body(detail=PayloadTooLarge.detail, code=PayloadTooLarge.code)
-    )
-    headers = [(b"content-type", b"application/json"), (b"connection", b"close")]
-    await send({"type": "http.response.start", "status": 413, "headers": headers})
-    await send({"type": "http.response.body", "body": body.encode()})
-
-
 class LongLivedThreadsASGIHandler(ASGIHandler):
     def __init__(self, threads: int) -> None:
         super().__init__()
@@ -132,7 +123,12 @@ class LongLivedThreadsASGIHandler(ASGIHandler):
             finally:
                 thread.give_back()
         except BodyTooLarge:
-            await _send_too_large(send)
+            too_large = JsonResponse(
+                error_body(detail=PayloadTooLarge.detail, code=PayloadTooLarge.code),
+                status=413,
+            )
+            too_large["Connection"] = "close"  # the rest of the body is not read
+            await self.send_response(too_large, send)
 
     async def handle_lent(
         self, scope: Any, receive: Any, send: Any, thread: _LentThread
