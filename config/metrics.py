@@ -71,7 +71,8 @@ class _StateCollector(Collector):
         yield jobs
 
 
-_state = _StateCollector()
+_STATE = CollectorRegistry(auto_describe=False)
+_STATE.register(_StateCollector())
 
 
 def metrics_view(request: HttpRequest) -> HttpResponse:
@@ -85,11 +86,5 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     else:
         registry = REGISTRY
-    body = generate_latest(registry) + generate_latest(_state_registry())
+    body = generate_latest(registry) + generate_latest(_STATE)
     return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)
-
-
-def _state_registry() -> CollectorRegistry:
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(_state)
-    return registry

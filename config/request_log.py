@@ -67,12 +67,9 @@ class RequestLogMiddleware:
             match = request.resolver_match
             route = f"/{match.route}" if match else None
             duration = time.perf_counter() - started
-            metrics.requests_total.labels(
-                request.method, route or "unmatched", response.status_code
-            ).inc()
-            metrics.request_duration.labels(
-                request.method, route or "unmatched"
-            ).observe(duration)
+            series = (request.method, route or "unmatched")
+            metrics.requests_total.labels(*series, response.status_code).inc()
+            metrics.request_duration.labels(*series).observe(duration)
             if route in QUIET_ROUTES and response.status_code < 400:
                 return response
             access_log.info(
