@@ -174,21 +174,29 @@ def _finish(job_id: uuid.UUID, status: str, **fields: Any) -> None:
 
 def job_run(*, job_id: str) -> None:
     """Run a queued job to its end (called by the task, in a worker process)."""
-    request_id = Job.objects.filter(pk=job_id).values_list("request_id", flat=True)
+    job = _start(job_id)
+    if job is None:
+        return  # cancelled while queued, or pruned: it never runs
+    # Its log lines carry the id of the request that submitted it.
     with structlog.contextvars.bound_contextvars(
-        job_id=job_id, request_id=request_id.first() or None
+        job_id=job_id, request_id=job.request_id or None
     ):
-        _job_run(job_id)
+        _run_started(job)
 
 
-def _job_run(job_id: str) -> None:
+def _start(job_id: str) -> Job | None:
+    """Mark a queued job running, under its row lock; None if it may not run."""
     with transaction.atomic():
         job = Job.objects.select_for_update().filter(pk=job_id).first()
         if job is None or job.status != Status.QUEUED:
-            return  # cancelled while queued, or pruned: it never runs
+            return None
         job.status = Status.RUNNING
         job.started_at = job.heartbeat_at = timezone.now()
         job.save(update_fields=["status", "started_at", "heartbeat_at"])
+    return job
+
+
+def _run_started(job: Job) -> None:
     utility = registry.get(job.utility)
     if utility is None:
         _finish(
