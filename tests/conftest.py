@@ -6,8 +6,9 @@ share the test's transaction and everything is rolled back. Race tests are marke
 and get real commits, one connection per request.
 """
 
+import contextlib
 import inspect
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
@@ -32,18 +33,27 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     kwargs = {
         name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames
     }
-    # ASGIHandler would otherwise close the connection holding the test's
-    # transaction at the start and end of every request.
-    # (config/apps.py may have taken it off request_started already.)
+    with requests_keep_the_test_connection():
+        async_to_sync(pyfuncitem.obj)(**kwargs)
+    return True
+
+
+@contextlib.contextmanager
+def requests_keep_the_test_connection() -> Iterator[None]:
+    """Let requests run in the test's thread and transaction.
+
+    Django's close_old_connections would otherwise close the connection
+    holding the test's transaction at the start and end of every request.
+    (config/apps.py may have taken it off request_started already.)
+    """
     started = request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
     try:
-        async_to_sync(pyfuncitem.obj)(**kwargs)
+        yield
     finally:
         if started:
             request_started.connect(close_old_connections)
         request_finished.connect(close_old_connections)
-    return True
 
 
 def client(token: str | None = None) -> httpx.AsyncClient:

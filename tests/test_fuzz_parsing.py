@@ -12,13 +12,11 @@ from typing import Any
 import httpx
 import pytest
 from asgiref.sync import async_to_sync
-from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests import factories
-from tests.conftest import client
+from tests.conftest import client, requests_keep_the_test_connection
 from users.models import User
 
 pytestmark = pytest.mark.django_db
@@ -75,15 +73,10 @@ def _check(response: httpx.Response) -> None:
 
 @pytest.fixture(autouse=True)
 def _requests_share_the_test_transaction() -> Iterator[None]:
-    """As tests/conftest.py's hook does for async tests: requests made from
-    this sync test run in its thread and transaction, which Django's
-    request_finished receiver would otherwise close."""
-    started = request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    yield
-    if started:
-        request_started.connect(close_old_connections)
-    request_finished.connect(close_old_connections)
+    """Requests made from these sync tests run in their thread and transaction,
+    as tests/conftest.py's hook arranges for async tests."""
+    with requests_keep_the_test_connection():
+        yield
 
 
 @pytest.fixture
