@@ -5,15 +5,22 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from ninja import pagination
+from ninja import Field, pagination
+
+# PostgreSQL's OFFSET is a bigint: a larger one would be a 500, not a page.
+OFFSET_MAX = 2**63 - 1
 
 
 class LimitOffsetPagination(pagination.LimitOffsetPagination):
     """Ninja's, but an async view's page and count are read in one sync call.
 
     Ninja's async version fetches the page and counts with two hops to the
-    request's thread (async iteration, then `acount()`); one is enough.
+    request's thread (async iteration, then `acount()`); one is enough. An
+    offset beyond what the database can take is a 422, as a bad limit is.
     """
+
+    class Input(pagination.LimitOffsetPagination.Input):
+        offset: int = Field(0, ge=0, le=OFFSET_MAX)
 
     async def apaginate_queryset(
         self,

@@ -127,6 +127,7 @@ async def test_ordering_outside_whitelist_is_422(
         ({"email": "a\x00@example.com"}, "email"),
         ({"age_min": 2**40}, "age_min"),
         ({"offset": -1}, "offset"),
+        ({"offset": 2**63}, "offset"),  # beyond PostgreSQL's bigint OFFSET
     ],
 )
 async def test_bad_query_parameter_is_422(
