@@ -1,6 +1,10 @@
 """Checks on client text that the database would otherwise turn into a 500."""
 
 import unicodedata
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Strict
+from pydantic_core import PydanticCustomError
 
 
 def reject_nul_and_surrogates(value: str) -> str:
@@ -14,3 +18,23 @@ def reject_nul_and_surrogates(value: str) -> str:
     if any(unicodedata.category(ch) == "Cs" for ch in value):
         raise ValueError("must not contain unpaired surrogate characters")
     return value
+
+
+def _json_integer(value: Any) -> Any:
+    if isinstance(value, bool | str | bytes):
+        raise PydanticCustomError("int_type", "Input should be a valid integer")
+    return value
+
+
+# Numbers in a JSON body as JSON Schema reads them: an integer is a number with
+# no fraction (`23` and `23.0`, not `23.5`), a boolean or a numeric string is
+# not a number. pydantic's lax mode would coerce `true` and `"23"`; its strict
+# mode would refuse `23.0`. Query strings are text and keep the lax parsing.
+# Each marker goes last in an `Annotated`: placed before constraints, it would
+# hide them from the JSON schema.
+AS_JSON: dict[type, Any] = {
+    int: BeforeValidator(_json_integer),
+    float: Strict(),
+    bool: Strict(),
+}
+JsonBool = Annotated[bool, AS_JSON[bool]]

@@ -1,7 +1,7 @@
 """Request and response bodies of the users API, one schema per role."""
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
@@ -14,7 +14,7 @@ from pydantic import (
     field_validator,
 )
 
-from config.validators import reject_nul_and_surrogates
+from config.validators import AS_JSON, JsonBool, reject_nul_and_surrogates
 from users import emails
 from users.models import AGE_MAX
 
@@ -42,10 +42,29 @@ Name = Annotated[
 Email = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=3, max_length=254),
+    Field(json_schema_extra={"format": "email"}),
     AfterValidator(reject_nul_and_surrogates),
     AfterValidator(_valid_email),
 ]
-Age = Annotated[int, Field(ge=0, le=AGE_MAX)]
+# Bodies take JSON's own numbers and booleans (config/validators.py): `"5"` or
+# `true` for an age and `1` for a flag are refused, not coerced. Query strings
+# are text and are parsed (AgeParam).
+Age = Annotated[int, Field(ge=0, le=AGE_MAX), AS_JSON[int]]
+AgeParam = Annotated[int, Field(ge=0, le=AGE_MAX)]
+Flag = JsonBool
+
+
+def _not_nullable(schema: dict[str, Any]) -> None:
+    """Publish an optional field as its type alone: omitted, it keeps its
+    value; `null` is refused (422) by the model's validator."""
+    branches = schema.pop("anyOf")
+    schema.update(next(b for b in branches if b.get("type") != "null"))
+    schema.pop("default", None)
+
+
+def optional(description: str | None = None) -> Any:
+    """The Field of an optional, non-nullable body field."""
+    return Field(None, description=description, json_schema_extra=_not_nullable)
 
 
 Password = Annotated[
@@ -64,8 +83,8 @@ class UserCreate(Schema):
     name: Name
     age: Age | None = None
     password: Password | None = None
-    is_active: bool = True
-    is_staff: bool = False
+    is_active: Flag = True
+    is_staff: Flag = False
 
 
 class UserReplace(Schema):
@@ -80,8 +99,8 @@ class UserReplace(Schema):
     email: Email
     name: Name
     age: Age | None = None
-    is_active: bool | None = None
-    is_staff: bool | None = None
+    is_active: Flag | None = optional()
+    is_staff: Flag | None = optional()
 
     @field_validator("is_active", "is_staff")
     @classmethod
@@ -96,11 +115,11 @@ class UserPatch(Schema):
 
     model_config = ConfigDict(extra="forbid")  # unknown or read-only field -> 422
 
-    email: Email | None = None
-    name: Name | None = None
+    email: Email | None = optional()
+    name: Name | None = optional()
     age: Age | None = None
-    is_active: bool | None = None
-    is_staff: bool | None = None
+    is_active: Flag | None = optional()
+    is_staff: Flag | None = optional()
 
     @field_validator("email", "name", "is_active", "is_staff")
     @classmethod
@@ -143,8 +162,8 @@ class UserFilters(Schema):
         ]
         | None
     ) = Field(None, description="Part of the name, any case.")
-    age_min: Age | None = None
-    age_max: Age | None = None
+    age_min: AgeParam | None = None
+    age_max: AgeParam | None = None
     ordering: Ordering = "id"
 
 

@@ -7,14 +7,15 @@ Ninja's ConfigError does for views.
 
 import inspect
 import re
+import types
 import typing
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, TypeAdapter, create_model
 
-from config.validators import reject_nul_and_surrogates
+from config.validators import AS_JSON, reject_nul_and_surrogates
 
 Execution = Literal["inline", "thread", "process"]
 
@@ -82,6 +83,31 @@ def _reject_bad_text(value: Any) -> Any:
     return value
 
 
+def _as_json(annotation: Any) -> Any:
+    """Return `annotation` reading ints, floats and bools as JSON's, at any depth.
+
+    Arguments arrive as JSON, which has numbers and booleans of its own:
+    `"5"` or `true` for an `int` is a client's mistake to refuse (422), not to
+    coerce (config/validators.py). Strings keep pydantic's parsing: datetimes
+    arrive as text.
+    """
+    if isinstance(annotation, type) and annotation in AS_JSON:
+        return Annotated[annotation, AS_JSON[annotation]]
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is None or origin is Literal or not args:
+        return annotation
+    if origin is Annotated:
+        inner, metadata = args[0], annotation.__metadata__
+        if isinstance(inner, type) and inner in AS_JSON:  # the marker goes last
+            return Annotated[(inner, *metadata, AS_JSON[inner])]
+        return Annotated[(_as_json(inner), *metadata)]
+    converted = tuple(arg if arg is Ellipsis else _as_json(arg) for arg in args)
+    if origin in (Union, types.UnionType):
+        return Union[converted]  # noqa: UP007  (built from a tuple)
+    return origin[converted]
+
+
 def _camel(name: str) -> str:
     return "".join(part.capitalize() for part in name.split("_"))
 
@@ -121,7 +147,7 @@ def _args_model(func: Callable[..., Any], qualname: str, name: str) -> type[Base
         _check_schema(annotation, where)
         default = ... if param.default is param.empty else param.default
         fields[param.name] = (
-            Annotated[annotation, AfterValidator(_reject_bad_text)],
+            Annotated[_as_json(annotation), AfterValidator(_reject_bad_text)],
             default,
         )
     try:

@@ -98,6 +98,15 @@ async def test_exact_duplicate_email_is_409(api: httpx.AsyncClient, ann: User) -
         ({"email": "h@example.com", "name": "H", "age": -1}, ["body", "age"]),
         ({"email": "h@example.com", "name": "H", "age": 151}, ["body", "age"]),
         ({"email": "h@example.com", "name": "H", "age": "old"}, ["body", "age"]),
+        # JSON's own types: a numeric string or a boolean is not an integer.
+        ({"email": "h@example.com", "name": "H", "age": "30"}, ["body", "age"]),
+        ({"email": "h@example.com", "name": "H", "age": True}, ["body", "age"]),
+        ({"email": "h@example.com", "name": "H", "age": 30.5}, ["body", "age"]),
+        ({"email": "h@example.com", "name": "H", "is_staff": 1}, ["body", "is_staff"]),
+        (
+            {"email": "h@example.com", "name": "H", "is_active": "no"},
+            ["body", "is_active"],
+        ),
         ({"email": "h@example.com", "name": None}, ["body", "name"]),
         (
             {"email": "h@example.com", "name": "H", "is_superuser": True},
@@ -121,3 +130,15 @@ async def test_invalid_body_is_422_naming_the_field(
     assert payload["code"] == "invalid"
     assert loc in [error["loc"] for error in payload["errors"]]
     assert await User.objects.filter(is_staff=False).acount() == 0
+
+
+async def test_integer_with_zero_fraction_is_an_integer(
+    api: httpx.AsyncClient,
+) -> None:
+    """`30.0` is an integer to JSON Schema, so the API takes it as 30."""
+    response = await api.post(
+        "/api/users", json={"email": "h@example.com", "name": "H", "age": 30.0}
+    )
+
+    assert response.status_code == 201, response.text
+    assert response.json()["age"] == 30

@@ -64,7 +64,11 @@ async def test_datetime_in_and_out(api: httpx.AsyncClient) -> None:
         ("slugify", {"text": "a", "max_length": 0}, ["body", "max_length"], "greater_than_equal"),
         ("slugify", {"text": "a\x00b"}, ["body", "text"], "value_error"),
         ("describe", {"numbers": []}, ["body", "numbers"], "too_short"),
-        ("describe", {"numbers": [1, "NaN"]}, ["body", "numbers", 1], "finite_number"),
+        ("describe", {"numbers": [1, "NaN"]}, ["body", "numbers", 1], "float_type"),
+        ("describe", {"numbers": [1, True]}, ["body", "numbers", 1], "float_type"),
+        ("count_primes", {"limit": True}, ["body", "limit"], "int_type"),
+        ("count_primes", {"limit": "10"}, ["body", "limit"], "int_type"),
+        ("count_primes", {"limit": 10.5}, ["body", "limit"], "int_from_float"),
         ("prime_factors", {"n": 1}, ["body", "n"], "greater_than_equal"),
         ("prime_factors", {"n": 10**19}, ["body", "n"], "less_than_equal"),
         ("convert_timezone", {"moment": "2024-07-01T12:00:00", "to_zone": "UTC"}, ["body", "moment"], "timezone_aware"),
@@ -86,6 +90,30 @@ async def test_invalid_arguments_are_422_naming_the_field(
     assert payload["code"] == "invalid"
     assert {"loc": loc, "type": error_type} in [
         {"loc": e["loc"], "type": e["type"]} for e in payload["errors"]
+    ]
+
+
+async def test_numbers_are_read_as_json_schema_reads_them(
+    api: httpx.AsyncClient,
+) -> None:
+    """An integer written with a zero fraction is an integer, as in JSON Schema."""
+    response = await api.post("/api/utilities/count_primes", json={"limit": 10.0})
+
+    assert response.status_code == 200, response.text
+    assert response.json() == {"result": 4}
+
+
+async def test_number_too_large_for_a_float_is_422(api: httpx.AsyncClient) -> None:
+    """`1e400` is valid JSON that no float can hold: refused, not infinity."""
+    response = await api.post(
+        "/api/utilities/describe",
+        content=b'{"numbers": [1, 1e400]}',
+        headers={"Content-Type": "application/json"},
+    )
+
+    assert response.status_code == 422
+    assert [(e["loc"], e["type"]) for e in response.json()["errors"]] == [
+        (["body", "numbers", 1], "finite_number")
     ]
 
 
