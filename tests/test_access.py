@@ -47,7 +47,7 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None, int, int, int]] = [
     ("GET", "/api/users/{me}", None,                               401, 200, 200),
     ("PUT", "/api/users/{me}", {"email": "{me_email}", "name": "X"}, 401, 200, 200),
     ("PATCH", "/api/users/{me}", {"name": "X"},                    401, 200, 200),
-    ("DELETE", "/api/users/{me}", None,                            401, 403, 204),
+    ("DELETE", "/api/users/{me}", None,                            401, 403, 403),
     ("GET", "/api/users/{other}", None,                            401, 404, 200),
     ("PUT", "/api/users/{other}", {"email": "{other_email}", "name": "X"}, 401, 404, 200),
     ("PATCH", "/api/users/{other}", {"name": "X"},                 401, 404, 200),
@@ -62,9 +62,9 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None, int, int, int]] = [
     ("POST", "/api/utilities/count_primes/jobs", {"limit": 10},    401, 202, 202),
     ("GET", "/api/jobs", None,                                     401, 200, 200),
     ("GET", "/api/jobs/{my_job}", None,                            401, 200, 200),
-    ("DELETE", "/api/jobs/{my_job}", None,                         401, 200, 200),
+    ("POST", "/api/jobs/{my_job}/cancel", None,                    401, 200, 200),
     ("GET", "/api/jobs/{their_job}", None,                         401, 404, 200),
-    ("DELETE", "/api/jobs/{their_job}", None,                      401, 404, 200),
+    ("POST", "/api/jobs/{their_job}/cancel", None,                 401, 404, 200),
 ]  # fmt: skip
 ROLES = ("anonymous", "user", "staff")
 TABLE = [
@@ -276,7 +276,7 @@ async def test_another_users_job_cannot_be_cancelled(
     """Ann cancelling Bob's job gets 404, and the job stays queued."""
     job_id = await _submit(as_bob)
 
-    response = await as_ann.delete(f"/api/jobs/{job_id}")
+    response = await as_ann.post(f"/api/jobs/{job_id}/cancel")
 
     assert response.status_code == 404
     assert response.json()["code"] == "job_not_found"

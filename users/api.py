@@ -55,7 +55,8 @@ async def get_me(request: HttpRequest) -> User:
 
 
 @router.patch(
-    "/me", response={200: UserOut, **error_responses(400, 409, 422, *AUTH_ERRORS)}
+    "/me",
+    response={200: UserOut, **error_responses(400, 403, 409, 422, *AUTH_ERRORS)},
 )
 async def patch_me(request: HttpRequest, payload: UserPatch) -> User:
     """Change fields of the authenticated user; as PATCH /users/{id}."""
@@ -87,7 +88,10 @@ async def get_user(request: HttpRequest, user_id: int) -> User:
 
 @router.put(
     "/{user_id}",
-    response={200: UserOut, **error_responses(400, 404, 409, 422, *AUTH_ERRORS)},
+    response={
+        200: UserOut,
+        **error_responses(400, 403, 404, 409, 422, *AUTH_ERRORS),
+    },
 )
 async def replace_user(
     request: HttpRequest, user_id: int, payload: UserReplace
@@ -107,7 +111,10 @@ async def replace_user(
 
 @router.patch(
     "/{user_id}",
-    response={200: UserOut, **error_responses(400, 404, 409, 422, *AUTH_ERRORS)},
+    response={
+        200: UserOut,
+        **error_responses(400, 403, 404, 409, 422, *AUTH_ERRORS),
+    },
 )
 async def patch_user(request: HttpRequest, user_id: int, payload: UserPatch) -> User:
     """Change only the fields in the body; fields left out keep their value.
@@ -126,6 +133,6 @@ async def patch_user(request: HttpRequest, user_id: int, payload: UserPatch) -> 
     "/{user_id}", response={204: None, **error_responses(403, 404, 422, *AUTH_ERRORS)}
 )
 async def delete_user(request: HttpRequest, user_id: int) -> Status[None]:
-    """Delete a user (staff only)."""
+    """Delete a user (staff only; not yourself)."""
     await services.user_delete(actor=actor(request), user_id=user_id)
     return Status(204, None)

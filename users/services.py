@@ -57,6 +57,7 @@ def _user_create(
 
 def _user_update(*, actor: User, user_id: int, changes: Mapping[str, object]) -> User:
     access.check_fields(actor, changes)
+    access.refuse_self_lockout(actor, user_id, changes)
     values = dict(changes)
     if isinstance(values.get("email"), str):
         values["email"] = User.objects.normalize_email(str(values["email"]))
@@ -80,6 +81,7 @@ def _user_update(*, actor: User, user_id: int, changes: Mapping[str, object]) ->
 
 def _user_delete(*, actor: User, user_id: int) -> None:
     access.require_staff(actor)
+    access.refuse_self_delete(actor, user_id)
     deleted, _ = User.objects.filter(pk=user_id).delete()
     if not deleted:
         raise UserNotFound()

@@ -83,3 +83,48 @@ async def test_delete_missing_user_is_404(api: httpx.AsyncClient, ann: User) -> 
 
     assert response.status_code == 404
     assert await User.objects.filter(is_staff=False).acount() == 1
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("DELETE", "/api/users/{me}", None),
+        ("PATCH", "/api/users/{me}", {"is_active": False}),
+        ("PATCH", "/api/users/{me}", {"is_staff": False}),
+        ("PATCH", "/api/users/me", {"is_staff": False}),
+        ("PUT", "/api/users/{me}", {"email": "{email}", "name": "S", "is_active": False}),
+    ],
+)  # fmt: skip
+async def test_staff_cannot_lock_themselves_out(
+    api: httpx.AsyncClient,
+    staff: User,
+    method: str,
+    path: str,
+    body: dict[str, object] | None,
+) -> None:
+    """Deleting, deactivating or demoting yourself is 403, and nothing changes:
+    the API would end your own access, and the last staff member's for all."""
+    name = staff.name
+    if body is not None and body.get("email") == "{email}":
+        body = {**body, "email": staff.email}
+    response = await api.request(method, path.format(me=staff.pk), json=body)
+
+    assert response.status_code == 403, response.text
+    assert "yourself" in response.json()["detail"]
+    await staff.arefresh_from_db()
+    assert (staff.is_active, staff.is_staff, staff.name) == (True, True, name)
+    assert (await api.get("/api/users/me")).status_code == 200
+
+
+async def test_staff_can_deactivate_another_staff_member(
+    api: httpx.AsyncClient, bob: User
+) -> None:
+    """The refusal is about yourself only."""
+    await User.objects.filter(pk=bob.pk).aupdate(is_staff=True)
+
+    response = await api.patch(
+        f"/api/users/{bob.pk}", json={"is_active": False, "is_staff": False}
+    )
+
+    assert response.status_code == 200, response.text
+    assert (response.json()["is_active"], response.json()["is_staff"]) == (False, False)
