@@ -150,15 +150,16 @@ async def get_job(request: HttpRequest, job_id: uuid.UUID) -> Job:
     return await jobs.job_get(actor=actor(request), job_id=job_id)
 
 
-@jobs_router.delete(
-    "/{job_id}",
+@jobs_router.post(
+    "/{job_id}/cancel",
     response={200: JobOut, 202: JobOut, **error_responses(401, 404, 409, 422, 429)},
 )
 async def cancel_job(request: HttpRequest, job_id: uuid.UUID) -> Status[Job]:
     """Cancel a job: a queued one at once (200), a running one soon (202).
 
     A running job stops at its next progress report or poll, and then shows
-    `cancelled`. A finished job cannot be cancelled (409).
+    `cancelled`. A finished job cannot be cancelled (409). The job stays
+    readable either way, which is why this is not a DELETE.
     """
     job = await jobs.job_cancel(actor=actor(request), job_id=job_id)
     return Status(200 if job.status == Job.Status.CANCELLED else 202, job)

@@ -75,7 +75,7 @@ async def test_unknown_job_is_404_and_bad_id_is_422(api: httpx.AsyncClient) -> N
 async def test_list_is_newest_first_and_filters(api: httpx.AsyncClient) -> None:
     """Jobs are listed newest first, by status and utility, a page at a time."""
     ids = [(await _submit(api, n)).json()["id"] for n in (10, 20, 30)]
-    await api.delete(f"/api/jobs/{ids[0]}")
+    await api.post(f"/api/jobs/{ids[0]}/cancel")
 
     everything = (await api.get("/api/jobs")).json()
     queued = (await api.get("/api/jobs", params={"status": "queued"})).json()
@@ -104,7 +104,7 @@ async def test_cancelled_queued_job_never_runs(api: httpx.AsyncClient) -> None:
     """Cancelling a queued job ends it at once, and a worker that picks it up skips it."""
     job_id = (await _submit(api, 10**6)).json()["id"]
 
-    cancelled = await api.delete(f"/api/jobs/{job_id}")
+    cancelled = await api.post(f"/api/jobs/{job_id}/cancel")
     await sync_to_async(jobs.job_run)(job_id=job_id)  # as a worker would
 
     assert cancelled.status_code == 200
@@ -116,9 +116,9 @@ async def test_cancelled_queued_job_never_runs(api: httpx.AsyncClient) -> None:
 async def test_cancelling_a_finished_job_is_409(api: httpx.AsyncClient) -> None:
     """A job that has ended cannot be cancelled again."""
     job_id = (await _submit(api, 10)).json()["id"]
-    await api.delete(f"/api/jobs/{job_id}")
+    await api.post(f"/api/jobs/{job_id}/cancel")
 
-    response = await api.delete(f"/api/jobs/{job_id}")
+    response = await api.post(f"/api/jobs/{job_id}/cancel")
 
     assert response.status_code == 409
     assert response.json()["code"] == "job_finished"
@@ -126,7 +126,7 @@ async def test_cancelling_a_finished_job_is_409(api: httpx.AsyncClient) -> None:
 
 async def test_cancelling_unknown_job_is_404(api: httpx.AsyncClient) -> None:
     """DELETE of an id that does not exist is a 404."""
-    response = await api.delete(f"/api/jobs/{uuid.uuid4()}")
+    response = await api.post(f"/api/jobs/{uuid.uuid4()}/cancel")
 
     assert response.status_code == 404
 

@@ -73,7 +73,7 @@ async def test_running_job_stops_when_cancelled(
             await asyncio.sleep(0.05)
         assert job.status == Job.Status.RUNNING
 
-        response = await api.delete(f"/api/jobs/{job_id}")
+        response = await api.post(f"/api/jobs/{job_id}/cancel")
     finally:
         await asyncio.to_thread(worker.join, 30)
 
