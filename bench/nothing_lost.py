@@ -98,7 +98,11 @@ def _rss_mib(pid: int) -> float:
 class Server:
     """A throwaway database and uvicorn over it; stop() undoes both."""
 
-    def __init__(self, workers: int, log: Path) -> None:
+    STAFF_EMAIL = "load-staff@example.com"
+
+    def __init__(
+        self, workers: int, log: Path, extra_env: dict[str, str] | None = None
+    ) -> None:
         self.db = f"load_{secrets.token_hex(4)}"
         self.port = _free_port()
         self.url = f"http://{HOST}:{self.port}"
@@ -119,6 +123,7 @@ class Server:
             "DJANGO_LOG_LEVEL": "WARNING",
             "REDIS_URL": "",
             "WEB_CONCURRENCY": str(workers),
+            **(extra_env or {}),
         }
         self.process: subprocess.Popen[bytes] | None = None
         self.token = ""
@@ -126,25 +131,16 @@ class Server:
     def start(self, within_s: float = 60) -> None:
         with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{self.db}"')
-        manage = [sys.executable, "manage.py"]
-        run = {"cwd": ROOT, "env": self.env, "check": True, "capture_output": True}
-        subprocess.run([*manage, "migrate", "-v0"], **run)  # type: ignore[call-overload]
-        email = "load-staff@example.com"
-        subprocess.run(  # type: ignore[call-overload]
-            [
-                *manage,
-                "createsuperuser",
-                "--noinput",
-                "--email",
-                email,
-                "--name",
-                "Load",
-            ],
-            **run,
+        self._manage("migrate", "-v0")
+        self._manage(
+            "createsuperuser",
+            "--noinput",
+            "--email",
+            self.STAFF_EMAIL,
+            "--name",
+            "Load",
         )
-        self.token = subprocess.run(  # type: ignore[call-overload]
-            [*manage, "issue_token", email], text=True, **run
-        ).stdout.strip()
+        self.token = self.issue_token()
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "uvicorn", "config.asgi:application",
@@ -162,6 +158,16 @@ class Server:
                 break
             time.sleep(0.2)
         raise RuntimeError(f"the server did not start:\n{self.log.read_text()[-2000:]}")
+
+    def _manage(self, *args: str) -> str:
+        return subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT, env=self.env, check=True, capture_output=True, text=True,
+        ).stdout  # fmt: skip
+
+    def issue_token(self) -> str:
+        """Return a new bearer token of the staff user."""
+        return self._manage("issue_token", self.STAFF_EMAIL).strip()
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
