@@ -3,12 +3,12 @@
 from http import HTTPStatus
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.http import HttpRequest
 from ninja import NinjaAPI, Schema
 from ninja.openapi.schema import OpenAPISchema
 
 from config import errors, readiness
+from config.db import db_call
 from config.docs import docs_access
 from config.parser import BoundedJSONParser
 from config.security import api_auth, api_throttles
@@ -87,7 +87,7 @@ async def get_health(request: HttpRequest) -> HealthOut:
 )  # fmt: skip
 async def get_ready(request: HttpRequest) -> HealthOut:
     """Readiness: the database answers and its migrations are applied; else 503."""
-    problem = await sync_to_async(readiness.database_problem)()
+    problem = await db_call(readiness.database_problem)()
     if problem is not None:
         raise errors.NotReady(problem)
     return HealthOut(status="ready")

@@ -10,10 +10,12 @@ request with one more trip to that thread to close the response. Here:
   thread, never one another request is using, so a slow query holds up no
   other request; with every thread busy it starts its own, as Django does.
 - A request that did no sync work (the health check, a cached answer, an
-  error found on the loop) borrows no thread at all: its response is closed
-  on the event loop. Closing sends request_finished, whose one sync receiver
-  of note, close_old_connections, has nothing to close on a thread that ran
-  no query.
+  error found on the loop) borrows no thread at all, and one whose database
+  work all went through config.db.db_call holds no connection at its end:
+  either way its response is closed on the event loop. Closing sends
+  request_finished, whose one sync receiver of note, close_old_connections,
+  then has nothing to close. Otherwise the response is closed on the thread,
+  which gives the connection back to the pool.
 - A cancelled request (client gone) gives its thread back only after its
   sync work has ended: asgiref waits for it before the cancellation
   completes, so a lent thread is always free.
@@ -41,6 +43,7 @@ from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.http import JsonResponse
 from django.urls import set_script_prefix
 
+from config.db import holds_connection
 from config.errors import PayloadTooLarge, error_body
 
 
@@ -51,6 +54,10 @@ class _LentThread(Executor):
         self._idle = idle
         self.borrowed: ThreadPoolExecutor | None = None
         self._own = False
+        # Whether the thread kept a database connection open after its last
+        # call. Django's connections are thread-local, so only the thread
+        # itself can tell.
+        self.holds_connection = False
 
     def submit(
         self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any
@@ -61,7 +68,13 @@ class _LentThread(Executor):
             else:  # every long-lived thread is busy: a thread of its own
                 self.borrowed = ThreadPoolExecutor(max_workers=1)
                 self._own = True
-        return self.borrowed.submit(fn, *args, **kwargs)
+        return self.borrowed.submit(self._run, fn, *args, **kwargs)
+
+    def _run(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            self.holds_connection = holds_connection()
 
     def give_back(self) -> None:
         if self.borrowed is None:
@@ -184,8 +197,8 @@ class LongLivedThreadsASGIHandler(ASGIHandler):
         except asyncio.CancelledError:
             await signals.request_finished.asend(sender=self.__class__)
         else:
-            if thread.borrowed is None:
-                response.close()  # no thread, no connection to give back
+            if not thread.holds_connection:
+                response.close()  # no connection to give back on a thread
             else:
                 await sync_to_async(response.close)()
         body_file.close()

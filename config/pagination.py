@@ -2,10 +2,11 @@
 
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from ninja import Field, pagination
+
+from config.db import db_call
 
 # PostgreSQL's OFFSET is a bigint: a larger one would be a 500, not a page.
 OFFSET_MAX = 2**63 - 1
@@ -29,7 +30,7 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
         request: HttpRequest,
         **params: Any,
     ) -> Any:
-        return await sync_to_async(self._read_page)(queryset, pagination, request)
+        return await db_call(self._read_page)(queryset, pagination, request)
 
     def _read_page(
         self,

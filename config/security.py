@@ -23,6 +23,7 @@ from ninja.throttling import AnonRateThrottle, AuthRateThrottle, BaseThrottle
 from ninja.utils import check_csrf
 
 from config.clients import client_ip
+from config.db import db_call
 from users import tokens
 from users.models import ApiToken, User
 
@@ -119,7 +120,7 @@ class BearerAuth(HttpBearer):
 
     async def authenticate(self, request: HttpRequest, token: str) -> User | None:
         # One trip to the request's thread for the limit, the lookup and the count.
-        api_token = await sync_to_async(self._check)(request, token)
+        api_token = await db_call(self._check)(request, token)
         request.api_token = api_token  # type: ignore[attr-defined]  # for DELETE /tokens/current
         return api_token.user
 

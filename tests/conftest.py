@@ -9,11 +9,12 @@ and get real commits, one connection per request.
 import contextlib
 import inspect
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import httpx
 import pytest
 import pytest_asyncio
-from asgiref.sync import async_to_sync, sync_to_async
+from asgiref.sync import SyncToAsync, async_to_sync, sync_to_async
 from django.core.cache import cache
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections, connections
@@ -121,3 +122,19 @@ def _unhashed_static_files(settings: Settings) -> None:
             "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         },
     }
+
+
+@pytest.fixture
+def hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the functions requests send to a thread (sync_to_async)."""
+    calls: list[str] = []
+    real_call = SyncToAsync.__call__
+
+    async def counting_call(
+        self: SyncToAsync[Any, Any], *args: Any, **kwargs: Any
+    ) -> Any:
+        calls.append(getattr(self.func, "__qualname__", repr(self.func)))
+        return await real_call(self, *args, **kwargs)
+
+    monkeypatch.setattr(SyncToAsync, "__call__", counting_call)
+    return calls

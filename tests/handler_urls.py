@@ -8,6 +8,7 @@ from django.db import connection, transaction
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
 
+from config.db import db_call
 from users.models import User
 
 
@@ -46,6 +47,11 @@ async def count_users(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"users": count, "thread": thread})
 
 
+async def count_users_released(request: HttpRequest) -> JsonResponse:
+    count, thread = await db_call(_count_users)()
+    return JsonResponse({"users": count, "thread": thread})
+
+
 def _create_then_fail(email: str) -> None:
     with transaction.atomic():
         User.objects.create_user(email=email, name="Half", password=None)
@@ -61,5 +67,6 @@ urlpatterns = [
     path("work", sync_work),
     path("slow-query", slow_query),
     path("users", count_users),
+    path("users-released", count_users_released),
     path("create-then-fail", create_then_fail),
 ]

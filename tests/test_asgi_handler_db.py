@@ -59,8 +59,19 @@ async def test_failed_transaction_is_rolled_back_and_the_thread_serves_on(
     assert not await User.objects.filter(email="half@example.com").aexists()
 
 
+@pytest.mark.parametrize(
+    ("url", "thread_calls"),
+    [
+        # Plain sync_to_async: the thread keeps the connection until the
+        # response is closed there, which gives it back to the pool.
+        ("/users", ["_count_users", "HttpResponseBase.close"]),
+        # db_call gives it back as the call returns: the response is closed
+        # on the loop, one trip to the thread fewer.
+        ("/users-released", ["_count_users"]),
+    ],
+)
 async def test_each_request_gives_its_connection_back(
-    tx_db: None, settings: Settings
+    tx_db: None, settings: Settings, hops: list[str], url: str, thread_calls: list[str]
 ) -> None:
     """Threads outnumber pool connections; every request still gets one.
 
@@ -71,7 +82,8 @@ async def test_each_request_gives_its_connection_back(
     threads = pool.get("max_size", 2) + 2
     api = _client(LongLivedThreadsASGIHandler(threads=threads))
 
-    responses = [await api.get("/users") for _ in range(threads * 2)]
+    responses = [await api.get(url) for _ in range(threads * 2)]
 
     assert [r.status_code for r in responses] == [200] * (threads * 2)
     assert len({r.json()["thread"] for r in responses}) == threads
+    assert hops == thread_calls * (threads * 2)

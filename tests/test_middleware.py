@@ -1,30 +1,11 @@
 """The production middleware stack runs on the event loop (config/middleware.py)."""
 
-from typing import Any
-
 import httpx
 import pytest
-from asgiref.sync import SyncToAsync
 from django.conf import settings
 from django.test import override_settings
 
 from config.checks import check_middleware_security
-
-
-@pytest.fixture
-def hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The names of the functions requests send to a thread (sync_to_async)."""
-    calls: list[str] = []
-    real_call = SyncToAsync.__call__
-
-    async def counting_call(
-        self: SyncToAsync[Any, Any], *args: Any, **kwargs: Any
-    ) -> Any:
-        calls.append(getattr(self.func, "__qualname__", repr(self.func)))
-        return await real_call(self, *args, **kwargs)
-
-    monkeypatch.setattr(SyncToAsync, "__call__", counting_call)
-    return calls
 
 
 async def test_health_in_rollback_mode_makes_one_thread_hop(

@@ -2,7 +2,6 @@
 
 from datetime import datetime, timedelta
 
-from asgiref.sync import sync_to_async
 from django.contrib.auth import aauthenticate
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
@@ -10,6 +9,7 @@ from ninja.errors import AuthenticationError
 from pydantic import ConfigDict, Field
 
 from config.clients import client_ip
+from config.db import db_call
 from config.errors import ApiError, error_responses
 from config.security import check_not_blocked, login_limiter, security_log
 from users import tokens
@@ -65,7 +65,7 @@ async def create_token(request: HttpRequest, payload: TokenRequest) -> Status[To
     expires_in = (
         timedelta(days=payload.expires_in_days) if payload.expires_in_days else None
     )
-    token, raw = await sync_to_async(tokens.token_issue)(
+    token, raw = await db_call(tokens.token_issue)(
         user=user, name=payload.name, expires_in=expires_in
     )
     security_log.info(

@@ -2,6 +2,7 @@
 
 from django.db.models import F, QuerySet
 
+from config.db import db_call
 from users import access
 from users.errors import UserNotFound
 from users.models import User
@@ -10,7 +11,7 @@ from users.models import User
 async def user_get(*, actor: User, user_id: int) -> User:
     """Return the user with this id, or raise UserNotFound (also when hidden)."""
     try:
-        return await access.users_visible_to(actor).aget(pk=user_id)
+        return await db_call(access.users_visible_to(actor).get)(pk=user_id)
     except User.DoesNotExist as exc:
         raise UserNotFound() from exc
 

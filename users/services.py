@@ -1,19 +1,19 @@
 """Writes to users. Each runs in one transaction, in one sync call.
 
-The work is sync and wrapped once with `sync_to_async`: a transaction must
+The work is sync and wrapped once with `db_call` (config/db.py): a transaction must
 live inside one thread, and one hop per request is cheaper than one per query.
 Who may change whom is decided by users/access.py, through `actor`.
 """
 
 from collections.abc import Mapping
 
-from asgiref.sync import sync_to_async
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from ninja.errors import ValidationError
 
+from config.db import db_call
 from users import access
 from users.errors import EmailTaken, UserNotFound
 from users.models import User
@@ -115,7 +115,7 @@ async def user_create(
     is_staff: bool = False,
 ) -> User:
     """Create a user (staff only); a taken email raises EmailTaken."""
-    return await sync_to_async(_user_create)(
+    return await db_call(_user_create)(
         actor=actor,
         email=email,
         name=name,
@@ -134,16 +134,14 @@ async def user_update(
     That is what keeps two PATCHes of different fields from undoing each
     other. `updated_at` moves only when something was written.
     """
-    return await sync_to_async(_user_update)(
-        actor=actor, user_id=user_id, changes=changes
-    )
+    return await db_call(_user_update)(actor=actor, user_id=user_id, changes=changes)
 
 
 async def user_delete(*, actor: User, user_id: int) -> None:
     """Delete a user (staff only); raise UserNotFound if there is none."""
-    await sync_to_async(_user_delete)(actor=actor, user_id=user_id)
+    await db_call(_user_delete)(actor=actor, user_id=user_id)
 
 
 async def password_change(*, actor: User, current: str, new: str) -> None:
     """Set `actor`'s password after checking the current one (422 if wrong)."""
-    await sync_to_async(_password_change)(actor=actor, current=current, new=new)
+    await db_call(_password_change)(actor=actor, current=current, new=new)

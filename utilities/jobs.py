@@ -14,13 +14,13 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from pydantic import BaseModel
 
+from config.db import db_call
 from config.errors import ApiError
 from config.request_log import current_request_id
 from users.models import User
@@ -92,7 +92,7 @@ def jobs_cancel(*, actor: User, job_ids: Iterable[uuid.UUID]) -> int:
 
 async def job_submit(*, actor: User, utility: Utility, args: BaseModel) -> Job:
     """Queue a run of `utility` for `actor`, with arguments its schema validated."""
-    return await sync_to_async(_job_submit)(actor=actor, utility=utility, args=args)
+    return await db_call(_job_submit)(actor=actor, utility=utility, args=args)
 
 
 async def job_cancel(*, actor: User, job_id: uuid.UUID) -> Job:
@@ -100,13 +100,13 @@ async def job_cancel(*, actor: User, job_id: uuid.UUID) -> Job:
 
     Raises JobNotFound, or JobFinished for a job that has already ended.
     """
-    return await sync_to_async(_job_cancel)(actor=actor, job_id=job_id)
+    return await db_call(_job_cancel)(actor=actor, job_id=job_id)
 
 
 async def job_get(*, actor: User, job_id: uuid.UUID) -> Job:
     """Return one job `actor` may see, or raise JobNotFound."""
     try:
-        return await jobs_visible_to(actor).aget(pk=job_id)
+        return await db_call(jobs_visible_to(actor).get)(pk=job_id)
     except Job.DoesNotExist as exc:
         raise JobNotFound() from exc
 
