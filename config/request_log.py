@@ -6,10 +6,11 @@ response, bound to every log line of the request (config/logs.py) and kept on
 utility jobs the request submits.
 """
 
+import itertools
 import logging
+import os
 import re
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -28,11 +29,33 @@ QUIET_ROUTES = frozenset({"/api/health", "/api/ready"})
 _WELL_FORMED = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 
 
+class _Ids:
+    """32 hex digits: 64 random bits per process, then a counter.
+
+    Unique without a call to the OS's random source per request (uuid4 was
+    ~7 % of a point GET's samples, and it lets go of the GIL on the loop).
+    """
+
+    def __init__(self) -> None:
+        self.reset()
+        os.register_at_fork(after_in_child=self.reset)
+
+    def reset(self) -> None:
+        self.prefix = os.urandom(8).hex()
+        self.counter = itertools.count()
+
+    def next(self) -> str:
+        return f"{self.prefix}{next(self.counter):016x}"
+
+
+_ids = _Ids()
+
+
 def request_id_from(header: str | None) -> str:
     """The client's id when well formed, else a new one."""
     if header and _WELL_FORMED.fullmatch(header):
         return header
-    return uuid.uuid4().hex
+    return _ids.next()
 
 
 def current_request_id() -> str | None:

@@ -35,6 +35,13 @@ async def test_missing_or_malformed_request_id_is_replaced(
     assert uuid.UUID(hex=response.headers["X-Request-ID"])
 
 
+async def test_generated_request_ids_are_distinct(anon: httpx.AsyncClient) -> None:
+    ids = [(await anon.get("/api/health")).headers["X-Request-ID"] for _ in range(3)]
+
+    assert len(set(ids)) == 3
+    assert all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
+
+
 async def test_one_access_line_per_request_with_route_status_and_user(
     api: httpx.AsyncClient, staff: User, ann: User, caplog: pytest.LogCaptureFixture
 ) -> None:
