@@ -1,16 +1,20 @@
 """ASGI entry point: `uvicorn config.asgi:application`."""
 
 import os
+from typing import TYPE_CHECKING
 
 import django
-from django.core.handlers.asgi import ASGIHandler
+
+if TYPE_CHECKING:
+    from config.asgi_handler import LongLivedThreadsASGIHandler
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 
-def _application() -> ASGIHandler:
-    """Set Django up and return its handler (config/asgi_handler.py):
-    DJANGO_REQUEST_THREADS long-lived request threads, 0 for none."""
+def _application() -> "LongLivedThreadsASGIHandler":
+    """Set Django up and return its handler (config/asgi_handler.py): a
+    long-lived request thread per pool connection but one, each keeping its
+    own, or DJANGO_REQUEST_THREADS threads (0: none) without the pool."""
     from django.apps import apps
 
     if not apps.ready:  # already set up (tests): don't redo the logging config
@@ -19,6 +23,14 @@ def _application() -> ASGIHandler:
 
     from config.asgi_handler import LongLivedThreadsASGIHandler
 
+    pool = settings.DATABASES["default"].get("OPTIONS", {}).get("pool")
+    if pool and settings.DB_KEEP_CONNECTIONS:
+        # One connection stays in the pool for any other thread's work.
+        return LongLivedThreadsASGIHandler(
+            threads=max(1, pool["max_size"] - 1),
+            keep_connections=True,
+            wait_s=pool["timeout"],
+        )
     return LongLivedThreadsASGIHandler(threads=settings.REQUEST_THREADS)
 
 

@@ -8,7 +8,14 @@ request with one more trip to that thread to close the response. Here:
 - A request borrows an idle thread from a fixed set the first time it has
   sync work, and gives it back when it ends. It only ever gets an idle
   thread, never one another request is using, so a slow query holds up no
-  other request; with every thread busy it starts its own, as Django does.
+  other request; with every thread busy it starts its own, as Django does,
+  or, where threads keep their connections, waits for one (up to `wait_s`).
+- With `keep_connections` (config/asgi.py: on with the PostgreSQL pool) each
+  thread keeps its database connection between requests (Django's
+  connections are thread-local): no pool checkout per request, and no trip
+  to the thread at the end to give it back. There is one thread per pool
+  connection but one, so the threads cannot drain the pool; a kept
+  connection is checked before each call (config.db.drop_unusable_connections).
 - A request that did no sync work (the health check, a cached answer, an
   error found on the loop) borrows no thread at all, and one whose database
   work all went through config.db.db_call holds no connection at its end:
@@ -30,6 +37,7 @@ chunk).
 """
 
 import asyncio
+import functools
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
@@ -40,49 +48,152 @@ from django.conf import settings
 from django.core import signals
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
+from django.db import connections
 from django.http import JsonResponse
 from django.urls import set_script_prefix
+from psycopg_pool import PoolTimeout
 
-from config.db import holds_connection
+from config.db import drop_unusable_connections, holds_connection, mark_keeper
 from config.errors import PayloadTooLarge, error_body
+
+
+class ThreadsBusy(PoolTimeout):
+    """No request thread came free in time: every one holds a busy connection."""
+
+
+def _copy_outcome(done: Future[Any], to: Future[Any]) -> None:
+    if (error := done.exception()) is not None:
+        to.set_exception(error)
+    else:
+        to.set_result(done.result())
+
+
+class _Threads:
+    """The long-lived request threads: the idle ones, and requests waiting for one.
+
+    With `keep_connections`, there are as many threads as pool connections
+    and each keeps its own connection from request to request (no pool
+    checkout, no trip to the thread to give it back); a request that finds
+    every thread busy waits for one, up to `wait_s` (then ThreadsBusy, a 503,
+    as a pool timeout would be). Without, a request that finds none idle
+    starts a thread of its own, as Django's stock handler does.
+    """
+
+    def __init__(
+        self, count: int, *, keep_connections: bool = False, wait_s: float = 2.0
+    ) -> None:
+        self.keep_connections = keep_connections
+        self.wait_s = wait_s
+        self.idle: deque[ThreadPoolExecutor] = deque(
+            ThreadPoolExecutor(
+                max_workers=1,
+                thread_name_prefix=f"request-{n}",
+                initializer=mark_keeper if keep_connections else None,
+            )
+            for n in range(count)
+        )
+        self.all = tuple(self.idle)
+        self.waiting: deque[_LentThread] = deque()
+
+    def borrow(self) -> ThreadPoolExecutor:
+        """An idle thread. Keeping connections, the most recently used one, so
+        that only about as many threads as requests at once hold one."""
+        return self.idle.pop() if self.keep_connections else self.idle.popleft()
+
+    def give_back(self, executor: ThreadPoolExecutor) -> None:
+        while self.waiting:
+            if self.waiting.popleft().take(executor):
+                return
+        self.idle.append(executor)
 
 
 class _LentThread(Executor):
     """One request's thread: borrowed from the idle set at its first sync call."""
 
-    def __init__(self, idle: deque[ThreadPoolExecutor]) -> None:
-        self._idle = idle
+    def __init__(self, threads: _Threads) -> None:
+        self._threads = threads
         self.borrowed: ThreadPoolExecutor | None = None
         self._own = False
         # Whether the thread kept a database connection open after its last
         # call. Django's connections are thread-local, so only the thread
         # itself can tell.
         self.holds_connection = False
+        # Calls made while every thread was busy, run once one is given back.
+        self._pending: list[tuple[Future[Any], Callable[..., Any], Any, Any]] = []
+        self._expiry: asyncio.TimerHandle | None = None
+
+    @property
+    def keeps_connection(self) -> bool:
+        """Whether the connection it holds stays with the thread after the request."""
+        return self._threads.keep_connections and not self._own
 
     def submit(
         self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any
     ) -> Future[Any]:
         if self.borrowed is None:
-            if self._idle:
-                self.borrowed = self._idle.popleft()
+            if self._threads.idle:
+                self.borrowed = self._threads.borrow()
+            elif self._threads.keep_connections:
+                return self._wait(fn, args, kwargs)
             else:  # every long-lived thread is busy: a thread of its own
                 self.borrowed = ThreadPoolExecutor(max_workers=1)
                 self._own = True
         return self.borrowed.submit(self._run, fn, *args, **kwargs)
 
+    def _wait(self, fn: Callable[..., Any], args: Any, kwargs: Any) -> Future[Any]:
+        """Queue the call for the next thread given back (on the loop, as submit)."""
+        future: Future[Any] = Future()
+        if not self._pending:  # the first call queued: wait in line
+            self._threads.waiting.append(self)
+            loop = asyncio.get_running_loop()
+            self._expiry = loop.call_later(self._threads.wait_s, self._expire)
+        self._pending.append((future, fn, args, kwargs))
+        return future
+
+    def _expire(self) -> None:
+        if not self._pending:
+            return
+        self._threads.waiting.remove(self)
+        pending, self._pending = self._pending, []
+        for future, *_ in pending:
+            if future.set_running_or_notify_cancel():
+                future.set_exception(
+                    ThreadsBusy(
+                        f"no request thread free after {self._threads.wait_s} s"
+                    )
+                )
+
+    def take(self, executor: ThreadPoolExecutor) -> bool:
+        """Run the queued calls on `executor`; False if all were cancelled meanwhile."""
+        if self._expiry is not None:
+            self._expiry.cancel()
+        pending, self._pending = self._pending, []
+        live = [call for call in pending if call[0].set_running_or_notify_cancel()]
+        if not live:
+            return False  # the client went away while it waited
+        self.borrowed = executor
+        for future, fn, args, kwargs in live:
+            inner = executor.submit(self._run, fn, *args, **kwargs)
+            inner.add_done_callback(functools.partial(_copy_outcome, to=future))
+        return True
+
     def _run(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        if self.keeps_connection:
+            drop_unusable_connections()
         try:
             return fn(*args, **kwargs)
         finally:
             self.holds_connection = holds_connection()
 
     def give_back(self) -> None:
+        if self._pending:  # cancelled while it waited
+            self._expire()
         if self.borrowed is None:
             return
         if self._own:
             self.borrowed.shutdown(wait=False)  # its thread ends once idle
         else:
-            self._idle.append(self.borrowed)
+            self._threads.give_back(self.borrowed)
         self.borrowed = None
 
 
@@ -111,12 +222,18 @@ def _limited(receive: Any, scope: Any, limit: int | None) -> Any:
 
 
 class LongLivedThreadsASGIHandler(ASGIHandler):
-    def __init__(self, threads: int) -> None:
+    def __init__(
+        self, threads: int, *, keep_connections: bool = False, wait_s: float = 2.0
+    ) -> None:
         super().__init__()
-        self._idle: deque[ThreadPoolExecutor] = deque(
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"request-{n}")
-            for n in range(threads)
+        self._threads = _Threads(
+            threads, keep_connections=keep_connections, wait_s=wait_s
         )
+
+    def close_connections(self) -> None:
+        """Close the connections the threads keep (tests, before dropping a database)."""
+        for executor in self._threads.all:
+            executor.submit(connections.close_all).result()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -129,7 +246,7 @@ class LongLivedThreadsASGIHandler(ASGIHandler):
                 async with ThreadSensitiveContext():  # nested: keep the caller's thread
                     await super().handle(scope, receive, send)
                 return
-            thread = _LentThread(self._idle)
+            thread = _LentThread(self._threads)
             try:
                 async with ThreadSensitiveContext(executor=thread):
                     await self.handle_lent(scope, receive, send, thread)
@@ -197,7 +314,7 @@ class LongLivedThreadsASGIHandler(ASGIHandler):
         except asyncio.CancelledError:
             await signals.request_finished.asend(sender=self.__class__)
         else:
-            if not thread.holds_connection:
+            if not thread.holds_connection or thread.keeps_connection:
                 response.close()  # no connection to give back on a thread
             else:
                 await sync_to_async(response.close)()

@@ -10,18 +10,54 @@ pool (SQLite, persistent connections) it is plain `sync_to_async`.
 """
 
 import functools
+import threading
 from collections.abc import Awaitable, Callable
 from typing import ParamSpec, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.db import connections
+from psycopg import pq
+
+_thread = threading.local()
+
+
+def mark_keeper() -> None:
+    """Mark this thread as one that keeps its connection between requests
+    (a request thread of config/asgi_handler.py with keep_connections)."""
+    _thread.keeps_connection = True
+
+
+def drop_unusable_connections() -> None:
+    """Close this thread's kept connections that cannot serve the next call.
+
+    Django checks a connection at request start and end (request_started,
+    request_finished); a kept connection is checked here instead, before each
+    call, without a round trip: after an error, once broken or closed, or left
+    inside a transaction. A connection that died silently (a server restart)
+    fails its next query once (503), and is replaced on the call after.
+    """
+    for conn in connections.all(initialized_only=True):
+        raw = conn.connection
+        if raw is None or conn.in_atomic_block:
+            continue
+        if (
+            conn.errors_occurred
+            or raw.closed
+            or raw.broken
+            or raw.info.transaction_status != pq.TransactionStatus.IDLE
+        ):
+            conn.close()
+
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 
 def release_pooled_connections() -> None:
-    """Give this thread's pooled connections back, where no transaction is open."""
+    """Give this thread's pooled connections back, where no transaction is open,
+    unless the thread keeps its connection."""
+    if getattr(_thread, "keeps_connection", False):
+        return
     for conn in connections.all(initialized_only=True):
         if (
             conn.connection is not None

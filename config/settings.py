@@ -99,12 +99,10 @@ def _database() -> dict[str, Any]:
         "DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
     )
     if db["ENGINE"] == "django.db.backends.postgresql":
-        # Django's psycopg pool: a request borrows a warm connection and gives
-        # it back at request_finished, so no per-request connect under ASGI.
-        # Health checks make the pool test a connection before handing it out,
-        # so a restarted server costs at most the query in flight.
+        # Django's psycopg pool: no per-request connect under ASGI. The request
+        # threads keep a connection each (DB_KEEP_CONNECTIONS below), or a
+        # request borrows one and gives it back at request_finished.
         db["CONN_MAX_AGE"] = 0  # the pool does the reuse; Django requires 0
-        db["CONN_HEALTH_CHECKS"] = True
         # A short `timeout` answers 503 quickly when no connection comes
         # (server down, pool exhausted); a short `reconnect_timeout` keeps
         # the pool's reconnect backoff from outlasting an outage.
@@ -134,13 +132,20 @@ def _database() -> dict[str, Any]:
 
 DATABASES = {"default": _database()}
 
-# Long-lived threads for requests' sync work (config/asgi_handler.py): a
-# request borrows an idle one instead of starting a thread. Keep at least as
+# Without kept connections (below): long-lived threads for requests' sync work
+# (config/asgi_handler.py): a request borrows an idle one instead of starting
+# a thread. Keep at least as
 # many as pool connections, so every thread can hold one, and about twice the
 # concurrent requests expected: a keep-alive client's next request can start
 # while its last one is still closing. With none idle, a request starts its own
 # thread, as Django's stock handler does for every request (0: always). Measured in #6.
 REQUEST_THREADS = env.int("DJANGO_REQUEST_THREADS", default=64)
+# With the PostgreSQL pool, there are instead as many request threads as pool
+# connections but one (left for other work), and each keeps its connection
+# from request to request: no pool checkout and no trip to the thread to give
+# the connection back per request. A request that finds every thread busy
+# waits up to the pool timeout (503). Measured in #6.
+DB_KEEP_CONNECTIONS = env.bool("DJANGO_DB_KEEP_CONNECTIONS", default=True)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -61,7 +61,7 @@ def client(token: str | None = None) -> httpx.AsyncClient:
     """Return a client of the real ASGI application, without a socket."""
     from config.asgi import application
 
-    transport = httpx.ASGITransport(app=application)  # type: ignore[arg-type]  # two ASGI typings
+    transport = httpx.ASGITransport(app=application)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     return httpx.AsyncClient(
         transport=transport, base_url="https://testserver", headers=headers
@@ -90,9 +90,13 @@ def api(staff: User) -> httpx.AsyncClient:
 async def tx_db(transactional_db: None) -> AsyncIterator[None]:
     """Real commits for `@pytest.mark.asyncio` race tests; tables flushed after."""
     yield
-    # The test's own ORM calls ran in asgiref's executor thread: close its
-    # connection, or the test database cannot be dropped.
+    # The test's own ORM calls ran in asgiref's executor thread, and the
+    # request threads keep theirs: close them, or the test database cannot
+    # be dropped.
     await sync_to_async(connections.close_all)()
+    from config.asgi import application
+
+    await sync_to_async(application.close_connections)()
 
 
 @pytest.fixture

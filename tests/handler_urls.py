@@ -4,7 +4,7 @@ import threading
 import time
 
 from asgiref.sync import sync_to_async
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
 
@@ -52,6 +52,30 @@ async def count_users_released(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"users": count, "thread": thread})
 
 
+FAILING_QUERIES = {
+    "data": "SELECT 1 / 0",  # a DataError: Django trusts the session after it
+    "programming": "SELECT * FROM no_such_table",  # Django doubts the session
+}
+
+
+def _backend(fail: str | None) -> tuple[int, int]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+        if fail:
+            cursor.execute(FAILING_QUERIES[fail])
+    return pid, threading.get_ident()
+
+
+async def backend(request: HttpRequest) -> JsonResponse:
+    """The database session (server pid) and thread a request's query used."""
+    try:
+        pid, thread = await db_call(_backend)(request.GET.get("fail"))
+    except DatabaseError as exc:
+        return JsonResponse({"error": type(exc).__name__}, status=503)
+    return JsonResponse({"pid": pid, "thread": thread})
+
+
 def _create_then_fail(email: str) -> None:
     with transaction.atomic():
         User.objects.create_user(email=email, name="Half", password=None)
@@ -68,5 +92,6 @@ urlpatterns = [
     path("slow-query", slow_query),
     path("users", count_users),
     path("users-released", count_users_released),
+    path("backend", backend),
     path("create-then-fail", create_then_fail),
 ]

@@ -4,9 +4,12 @@ Real commits (`tx_db`), one pooled connection per request, as in production.
 """
 
 import asyncio
+from collections.abc import Iterator
 
 import httpx
 import pytest
+from asgiref.sync import sync_to_async
+from django.db import connection
 from pytest_django import Settings
 
 from config.asgi_handler import LongLivedThreadsASGIHandler
@@ -87,3 +90,109 @@ async def test_each_request_gives_its_connection_back(
     assert [r.status_code for r in responses] == [200] * (threads * 2)
     assert len({r.json()["thread"] for r in responses}) == threads
     assert hops == thread_calls * (threads * 2)
+
+
+@pytest.fixture
+def keeping(tx_db: None) -> Iterator[LongLivedThreadsASGIHandler]:
+    """A handler whose two threads keep their connections, closed afterwards."""
+    handler = LongLivedThreadsASGIHandler(threads=2, keep_connections=True, wait_s=1)
+    yield handler
+    handler.close_connections()
+
+
+async def test_a_thread_keeps_its_connection_across_requests(
+    keeping: LongLivedThreadsASGIHandler, hops: list[str]
+) -> None:
+    """The same server session serves each thread's requests, and no request
+    makes a trip to its thread to give the connection back."""
+    api = _client(keeping)
+
+    answers = [(await api.get("/backend")).json() for _ in range(6)]
+
+    by_thread: dict[int, set[int]] = {}
+    for answer in answers:
+        by_thread.setdefault(answer["thread"], set()).add(answer["pid"])
+    assert all(len(pids) == 1 for pids in by_thread.values()), by_thread
+    assert hops == ["_backend"] * 6
+
+
+async def test_requests_beyond_the_threads_wait_for_one(
+    keeping: LongLivedThreadsASGIHandler,
+) -> None:
+    """Three times as many requests as threads at once: all are served."""
+    api = _client(keeping)
+
+    responses = await asyncio.gather(
+        *(api.get("/slow-query", params={"seconds": 0.2}) for _ in range(6))
+    )
+
+    assert [r.status_code for r in responses] == [200] * 6
+    assert len({r.json()["thread"] for r in responses}) == 2
+
+
+async def test_a_request_waits_for_a_thread_no_longer_than_wait_s(tx_db: None) -> None:
+    """With the only thread busy past `wait_s`, the next request fails (503 in
+    the API, as a pool timeout) instead of queueing without end."""
+    handler = LongLivedThreadsASGIHandler(threads=1, keep_connections=True, wait_s=0.3)
+    api = _client(handler)
+    try:
+        slow = asyncio.create_task(api.get("/slow-query", params={"seconds": 1.5}))
+        await asyncio.sleep(0.2)
+        started = asyncio.get_running_loop().time()
+        waited = await api.get("/users")
+        elapsed = asyncio.get_running_loop().time() - started
+
+        assert waited.status_code == 500  # a plain Django view; the API answers 503
+        assert 0.25 < elapsed < 1.2
+        assert (await slow).status_code == 200
+        assert (await api.get("/users")).status_code == 200  # the thread serves on
+    finally:
+        await sync_to_async(handler.close_connections)()
+
+
+@pytest.mark.parametrize(
+    ("fail", "same_session"), [("data", True), ("programming", False)]
+)
+async def test_a_kept_connection_is_replaced_after_an_error_django_doubts(
+    tx_db: None, fail: str, same_session: bool
+) -> None:
+    """After an error that may have left the session unusable (Django marks
+    all but data and integrity errors), the thread takes a fresh connection;
+    after a data error (a division by zero, a duplicate) it serves on."""
+    handler = LongLivedThreadsASGIHandler(threads=1, keep_connections=True)
+    api = _client(handler)
+    try:
+        first = (await api.get("/backend")).json()
+        failed = await api.get("/backend", params={"fail": fail})
+        after = (await api.get("/backend")).json()
+    finally:
+        await sync_to_async(handler.close_connections)()
+
+    assert failed.status_code == 503
+    assert after["thread"] == first["thread"]
+    assert (after["pid"] == first["pid"]) is same_session
+
+
+async def test_a_kept_connection_killed_by_the_server_fails_once(
+    tx_db: None,
+) -> None:
+    """A session ended on the server side (a restart, an admin's kill) fails
+    the one query that finds it dead; the next request gets a fresh one."""
+    handler = LongLivedThreadsASGIHandler(threads=1, keep_connections=True)
+    api = _client(handler)
+    try:
+        first = (await api.get("/backend")).json()
+        await sync_to_async(_terminate)(first["pid"])
+        failed = await api.get("/backend")
+        after = await api.get("/backend")
+    finally:
+        await sync_to_async(handler.close_connections)()
+
+    assert failed.status_code == 503
+    assert after.status_code == 200
+    assert after.json()["pid"] != first["pid"]
+
+
+def _terminate(pid: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", [pid])

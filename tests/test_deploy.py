@@ -70,7 +70,7 @@ async def test_plain_http_is_redirected_to_https(settings: Settings) -> None:
     settings.API_METRICS_TOKEN = "scrape"
     from config.asgi import application
 
-    transport = httpx.ASGITransport(app=application)  # type: ignore[arg-type]  # two ASGI typings
+    transport = httpx.ASGITransport(app=application)
     plain = httpx.AsyncClient(transport=transport, base_url="http://testserver")
 
     redirected = await plain.get("/api/utilities")

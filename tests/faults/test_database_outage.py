@@ -209,14 +209,24 @@ def _hold_row_lock(
 
 @pytest.mark.parametrize(
     "server",
-    [{"DJANGO_DB_POOL_MAX_SIZE": "2", "DJANGO_DB_POOL_TIMEOUT": "1"}],
+    [
+        # Two request threads, each keeping a connection (the pool's third
+        # stays for other work): the limit a request queues behind.
+        {"DJANGO_DB_POOL_MAX_SIZE": "3", "DJANGO_DB_POOL_TIMEOUT": "1"},
+        # Without kept connections: 64 threads share the pool's two.
+        {
+            "DJANGO_DB_POOL_MAX_SIZE": "2",
+            "DJANGO_DB_POOL_TIMEOUT": "1",
+            "DJANGO_DB_KEEP_CONNECTIONS": "false",
+        },
+    ],
     indirect=True,
 )
 def test_pool_exhaustion_queues_briefly_then_answers_503(
     cluster: Cluster, server: Server
 ) -> None:
-    """Both pool connections held by requests waiting on a lock: the next
-    request waits the pool timeout, then gets 503; the held ones still finish."""
+    """Both connections held by requests waiting on a lock: the next request
+    waits the pool timeout, then gets 503; the held ones still finish."""
     me = _me(server).json()
     lock = _hold_row_lock(cluster, me["id"], seconds=4)
     time.sleep(0.5)
