@@ -11,8 +11,8 @@ same work per request as the Django service for these endpoints:
   `last_used_at` is written at most once a minute (users/tokens.py); reads run
   in autocommit, writes in one transaction (users/services.py); a page is the
   rows and then a count (Ninja's LimitOffsetPagination);
-- a pooled connection per request, tested before it is handed out (Django's
-  psycopg pool with CONN_HEALTH_CHECKS; here `pool_pre_ping`);
+- a pooled connection per request, not tested before use (Django's request
+  threads keep theirs and check it without a round trip; see config/db.py);
 - the same validation: pydantic models with `extra="forbid"`, the same
   bounds, Django's own `validate_email` and the project's NUL/surrogate check;
 - the same JSON bodies: the user fields, `{"items", "count"}` pages, datetimes
@@ -379,7 +379,7 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         ),
         max_overflow=0,
         pool_timeout=_env_float("DJANGO_DB_POOL_TIMEOUT", 5),
-        pool_pre_ping=True,  # CONN_HEALTH_CHECKS: one round trip per checkout
+        pool_pre_ping=False,  # Django makes no round trip to test a connection
         isolation_level="AUTOCOMMIT",  # Django's autocommit; writes open a transaction
     )
     try:
