@@ -107,3 +107,26 @@ async def test_disconnected_request_gives_its_thread_back() -> None:
     after = (await api.get("/work")).json()["thread"]
 
     assert after == long_lived
+
+
+@pytest.mark.asyncio
+async def test_a_request_that_disconnects_while_waiting_for_a_thread_leaves_the_line() -> (
+    None
+):
+    """With kept connections, a request waits for a busy thread; if its client
+    goes away meanwhile, the thread goes to the next request, not to it."""
+    handler = LongLivedThreadsASGIHandler(threads=1, keep_connections=True, wait_s=5)
+    api = _client(handler)
+    busy = asyncio.create_task(api.get("/work", params={"seconds": 0.5}))
+    await asyncio.sleep(0.1)
+
+    # It would hold the thread 2 s if its queued call still ran.
+    await _disconnecting_call(handler, seconds=2)  # waits, then gives up
+    started = asyncio.get_running_loop().time()
+    after = await api.get("/work")
+    waited = asyncio.get_running_loop().time() - started
+
+    assert (await busy).status_code == 200
+    assert after.status_code == 200
+    assert after.json()["thread"] == (await busy).json()["thread"]
+    assert waited < 1  # served once the busy request ended, not after wait_s
