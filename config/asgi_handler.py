@@ -71,8 +71,9 @@ def _copy_outcome(done: Future[Any], to: Future[Any]) -> None:
 class _Threads:
     """The long-lived request threads: the idle ones, and requests waiting for one.
 
-    With `keep_connections`, there are as many threads as pool connections
-    and each keeps its own connection from request to request (no pool
+    With `keep_connections`, there are no more threads than pool connections
+    (config/asgi.py leaves one over) and each keeps its own connection from
+    request to request (no pool
     checkout, no trip to the thread to give it back); a request that finds
     every thread busy waits for one, up to `wait_s` (then ThreadsBusy, a 503,
     as a pool timeout would be). Without, a request that finds none idle
