@@ -125,8 +125,9 @@ class _LentThread(Executor):
 
     @property
     def keeps_connection(self) -> bool:
-        """Whether the connection it holds stays with the thread after the request."""
-        return self._threads.keep_connections and not self._own
+        """Whether the connection it holds stays with the thread after the
+        request (keeping connections, a request never starts its own thread)."""
+        return self._threads.keep_connections
 
     def submit(
         self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any
