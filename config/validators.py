@@ -1,7 +1,7 @@
 """Checks on client text that the database would otherwise turn into a 500."""
 
 import unicodedata
-from typing import Annotated, Any
+from typing import Any
 
 from pydantic import BeforeValidator, Strict
 from pydantic_core import PydanticCustomError
@@ -37,4 +37,3 @@ AS_JSON: dict[type, Any] = {
     float: Strict(),
     bool: Strict(),
 }
-JsonBool = Annotated[bool, AS_JSON[bool]]

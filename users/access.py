@@ -1,7 +1,8 @@
 """Who may see and change which users: the one place these rules live.
 
-Staff may do anything but lock themselves out. Anyone else sees only themself: another user's id is
-a 404, so ids cannot be probed, and listing, creating and deleting are 403.
+Staff may do anything but lock themselves out. Anyone else sees only
+themself: another user's id is a 404, so ids cannot be probed, and listing,
+creating and deleting are 403.
 """
 
 from collections.abc import Iterable, Mapping

@@ -14,7 +14,7 @@ from pydantic import (
     field_validator,
 )
 
-from config.validators import AS_JSON, JsonBool, reject_nul_and_surrogates
+from config.validators import AS_JSON, reject_nul_and_surrogates
 from users import emails
 from users.models import AGE_MAX
 
@@ -51,7 +51,7 @@ Email = Annotated[
 # are text and are parsed (AgeParam).
 Age = Annotated[int, Field(ge=0, le=AGE_MAX), AS_JSON[int]]
 AgeParam = Annotated[int, Field(ge=0, le=AGE_MAX)]
-Flag = JsonBool
+Flag = Annotated[bool, AS_JSON[bool]]
 
 
 def _not_nullable(schema: dict[str, Any]) -> None:

@@ -43,8 +43,8 @@ def token_issue(
 @dataclass(frozen=True)
 class _TokenQuery:
     sql: str
-    token_fields: Sequence[Field[Any, Any]]
-    user_fields: Sequence[Field[Any, Any]]
+    token_attnames: Sequence[str]
+    user_attnames: Sequence[str]
     converters: Sequence[tuple[int, Col, Sequence[Callable[..., Any]]]]
 
 
@@ -86,7 +86,12 @@ def _token_query(alias: str) -> _TokenQuery:
         )
         if found:
             converters.append((index, col, found))
-    return _TokenQuery(sql, token_fields, user_fields, converters)
+    return _TokenQuery(
+        sql,
+        [f.attname for f in token_fields],
+        [f.attname for f in user_fields],
+        converters,
+    )
 
 
 def _find_token(prefix: str) -> ApiToken | None:
@@ -103,13 +108,9 @@ def _find_token(prefix: str) -> ApiToken | None:
     for index, col, converters in query.converters:
         for convert in converters:
             values[index] = convert(values[index], col, connection)
-    split = len(query.token_fields)
-    token = ApiToken.from_db(
-        alias, [f.attname for f in query.token_fields], values[:split]
-    )
-    token.user = User.from_db(
-        alias, [f.attname for f in query.user_fields], values[split:]
-    )
+    split = len(query.token_attnames)
+    token = ApiToken.from_db(alias, query.token_attnames, values[:split])
+    token.user = User.from_db(alias, query.user_attnames, values[split:])
     return token
 
 
