@@ -95,15 +95,53 @@ async def test_cors_is_off_by_default(api: httpx.AsyncClient) -> None:
     assert "Access-Control-Allow-Origin" not in response.headers
 
 
+def test_cors_middleware_is_installed_only_with_origins() -> None:
+    """DJANGO_CORS_ALLOWED_ORIGINS puts django-cors-headers in the stack, before
+    the session middleware; without origins it is left out (it would only cost)."""
+
+    def stack(origins: str) -> list[str]:
+        result = _manage(
+            "shell",
+            "-c",
+            "from django.conf import settings; print(','.join(settings.MIDDLEWARE))",
+            DJANGO_DEBUG="true",
+            DJANGO_CORS_ALLOWED_ORIGINS=origins,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip().split(",")
+
+    cors = "corsheaders.middleware.CorsMiddleware"
+    with_origins = stack("https://app.example")
+    session = with_origins.index("config.middleware.SessionMiddleware")
+    assert with_origins.index(cors) == session - 1
+    assert cors not in stack("")
+
+
 @pytest.mark.django_db
 async def test_cors_allows_configured_origins(
     api: httpx.AsyncClient, settings: Settings
 ) -> None:
-    """A listed origin gets the CORS headers."""
+    """A listed origin gets the CORS headers, from a server started with it."""
+    from config.asgi import _application
+
     settings.CORS_ALLOWED_ORIGINS = ["https://app.example"]
+    session = settings.MIDDLEWARE.index("config.middleware.SessionMiddleware")
+    settings.MIDDLEWARE = [
+        *settings.MIDDLEWARE[:session],
+        "corsheaders.middleware.CorsMiddleware",
+        *settings.MIDDLEWARE[session:],
+    ]
+    with_cors = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=_application()),
+        base_url="https://testserver",
+        headers=api.headers,
+    )
 
-    response = await api.get("/api/users/me", headers={"Origin": "https://app.example"})
+    response = await with_cors.get(
+        "/api/users/me", headers={"Origin": "https://app.example"}
+    )
 
+    assert response.status_code == 200
     assert response.headers["Access-Control-Allow-Origin"] == "https://app.example"
 
 
