@@ -180,8 +180,9 @@ class _LentThread(Executor):
         return True
 
     def _run(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-        if self.keeps_connection:
+        if self.keeps_connection:  # the connection stays: nothing to ask after
             drop_unusable_connections()
+            return fn(*args, **kwargs)
         try:
             return fn(*args, **kwargs)
         finally:
