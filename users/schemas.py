@@ -4,13 +4,17 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import validate_email
 from ninja import Schema
 from pydantic import (
     AfterValidator,
+    BaseModel,
     ConfigDict,
     Field,
+    PlainSerializer,
     StringConstraints,
+    WithJsonSchema,
     field_validator,
 )
 
@@ -129,8 +133,22 @@ class UserPatch(Schema):
         return value
 
 
-class UserOut(Schema):
+# A timestamp as Django's JSON encoder writes it (milliseconds, "Z"), written
+# by the schema instead of by the encoder's per-value fallback.
+Timestamp = Annotated[
+    datetime,
+    PlainSerializer(DjangoJSONEncoder().default, return_type=str),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+
+
+# A plain pydantic model read from the model's attributes: ninja's Schema
+# wraps each object in its DjangoGetter, which cost a page of 20 users ~370 µs
+# of CPU against ~130 µs this way (#6), and there is nothing here to resolve.
+class UserOut(BaseModel):
     """A user as the API shows it (never the password)."""
+
+    model_config = ConfigDict(from_attributes=True)
 
     id: int
     email: str
@@ -138,8 +156,8 @@ class UserOut(Schema):
     age: int | None
     is_active: bool
     is_staff: bool
-    created_at: datetime
-    updated_at: datetime
+    created_at: Timestamp
+    updated_at: Timestamp
 
 
 Ordering = Literal[

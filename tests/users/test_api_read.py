@@ -1,5 +1,8 @@
+import re
+
 import httpx
 import pytest
+from django.core.serializers.json import DjangoJSONEncoder
 
 from tests import factories
 from users.models import User
@@ -16,6 +19,21 @@ async def test_get_returns_the_user(api: httpx.AsyncClient, ann: User) -> None:
     assert body["id"] == ann.pk
     assert (body["email"], body["name"], body["age"]) == ("ann@example.com", "Ann", 30)
     assert "password" not in body
+
+
+async def test_timestamps_are_utc_with_milliseconds(
+    api: httpx.AsyncClient, ann: User
+) -> None:
+    """`created_at` and `updated_at` are written as Django's JSON encoder writes
+    them: ISO 8601, milliseconds, `Z`; in a page as for one user."""
+    expected = DjangoJSONEncoder().default(ann.created_at)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?Z", expected)
+
+    one = (await api.get(f"/api/users/{ann.pk}")).json()
+    page = (await api.get("/api/users", params={"email": ann.email})).json()
+
+    assert one["created_at"] == page["items"][0]["created_at"] == expected
+    assert one["updated_at"] == DjangoJSONEncoder().default(ann.updated_at)
 
 
 async def test_get_missing_user_is_404_json(api: httpx.AsyncClient, db: None) -> None:
