@@ -53,7 +53,12 @@ from django.http import JsonResponse
 from django.urls import set_script_prefix
 from psycopg_pool import PoolTimeout
 
-from config.db import drop_unusable_connections, holds_connection, mark_keeper
+from config.db import (
+    drop_unusable_connections,
+    holds_connection,
+    mark_keeper,
+    request_thread,
+)
 from config.errors import PayloadTooLarge, error_body
 
 
@@ -122,6 +127,7 @@ class _LentThread(Executor):
         # Calls made while every thread was busy, run once one is given back.
         self._pending: list[tuple[Future[Any], Callable[..., Any], Any, Any]] = []
         self._expiry: asyncio.TimerHandle | None = None
+        self.ended = False
 
     @property
     def keeps_connection(self) -> bool:
@@ -132,6 +138,8 @@ class _LentThread(Executor):
     def submit(
         self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any
     ) -> Future[Any]:
+        if self.ended:  # as asgiref refuses calls after the context's exit
+            raise RuntimeError("the request this thread was lent to has ended")
         if self.borrowed is None:
             if self._threads.idle:
                 self.borrowed = self._threads.borrow()
@@ -189,6 +197,7 @@ class _LentThread(Executor):
             self.holds_connection = holds_connection()
 
     def give_back(self) -> None:
+        self.ended = True
         if self._pending:  # cancelled while it waited
             self._expire()
         if self.borrowed is None:
@@ -250,10 +259,12 @@ class LongLivedThreadsASGIHandler(ASGIHandler):
                     await super().handle(scope, receive, send)
                 return
             thread = _LentThread(self._threads)
+            lent = request_thread.set(thread)  # config.db.db_call goes straight to it
             try:
                 async with ThreadSensitiveContext(executor=thread):
                     await self.handle_lent(scope, receive, send, thread)
             finally:
+                request_thread.reset(lent)
                 thread.give_back()
         except BodyTooLarge:
             too_large = JsonResponse(

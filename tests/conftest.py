@@ -8,7 +8,8 @@ and get real commits, one connection per request.
 
 import contextlib
 import inspect
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import Executor
 from typing import Any
 
 import httpx
@@ -20,6 +21,7 @@ from django.core.signals import request_finished, request_started
 from django.db import close_old_connections, connections
 from pytest_django import Settings
 
+from config import db
 from tests import factories
 from users.models import User
 
@@ -130,9 +132,11 @@ def _unhashed_static_files(settings: Settings) -> None:
 
 @pytest.fixture
 def hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The names of the functions requests send to a thread (sync_to_async)."""
+    """The names of the functions requests send to a thread: through
+    sync_to_async, or straight to the request's thread (config.db.db_call)."""
     calls: list[str] = []
     real_call = SyncToAsync.__call__
+    real_on_thread = db.on_request_thread
 
     async def counting_call(
         self: SyncToAsync[Any, Any], *args: Any, **kwargs: Any
@@ -140,5 +144,12 @@ def hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         calls.append(getattr(self.func, "__qualname__", repr(self.func)))
         return await real_call(self, *args, **kwargs)
 
+    async def counting_on_thread(
+        thread: Executor, func: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> Any:
+        calls.append(func.__qualname__)
+        return await real_on_thread(thread, func, *args, **kwargs)
+
     monkeypatch.setattr(SyncToAsync, "__call__", counting_call)
+    monkeypatch.setattr(db, "on_request_thread", counting_on_thread)
     return calls

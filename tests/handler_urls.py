@@ -1,8 +1,10 @@
 """Views that show which thread runs a request's sync work (tests/test_asgi_handler*.py)."""
 
+import asyncio
 import threading
 import time
 
+import structlog
 from asgiref.sync import sync_to_async
 from django.db import DatabaseError, connection, transaction
 from django.http import HttpRequest, JsonResponse
@@ -52,6 +54,36 @@ async def count_users_released(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"users": count, "thread": thread})
 
 
+def _where() -> dict[str, object]:
+    request_id = structlog.contextvars.get_contextvars().get("request_id")
+    return {"thread": threading.get_ident(), "request_id": request_id}
+
+
+async def where(request: HttpRequest) -> JsonResponse:
+    """Where db_call and sync_to_async run a request's sync work, and in what context."""
+    return JsonResponse(
+        {
+            "db_call": await db_call(_where)(),
+            "sync_to_async": await sync_to_async(_where)(),
+        }
+    )
+
+
+LEFT_BEHIND: list["asyncio.Task[object]"] = []
+
+
+async def leave_a_task(request: HttpRequest) -> JsonResponse:
+    """Answer at once, leaving a task that wants the thread after the request."""
+
+    async def later() -> object:
+        await asyncio.sleep(0.1)
+        return await db_call(_where)()
+
+    await db_call(_where)()  # the request has borrowed a thread
+    LEFT_BEHIND.append(asyncio.create_task(later()))
+    return JsonResponse({})
+
+
 FAILING_QUERIES = {
     "data": "SELECT 1 / 0",  # a DataError: Django trusts the session after it
     "programming": "SELECT * FROM no_such_table",  # Django doubts the session
@@ -94,4 +126,6 @@ urlpatterns = [
     path("users-released", count_users_released),
     path("backend", backend),
     path("create-then-fail", create_then_fail),
+    path("where", where),
+    path("leave-a-task", leave_a_task),
 ]

@@ -196,3 +196,33 @@ async def test_a_kept_connection_killed_by_the_server_fails_once(
 def _terminate(pid: int) -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+
+async def test_db_call_runs_on_the_request_thread_in_its_context(tx_db: None) -> None:
+    """db_call goes straight to the thread lent to the request, where
+    sync_to_async sends the request's other sync work, and the code there
+    sees the request's context (its request id, on every log line)."""
+    api = _client(LongLivedThreadsASGIHandler(threads=2))
+
+    answer = (await api.get("/where", headers={"X-Request-ID": "trace-42"})).json()
+
+    assert answer["db_call"] == answer["sync_to_async"]
+    assert answer["db_call"]["request_id"] == "trace-42"
+
+
+async def test_a_task_left_behind_cannot_take_a_thread_after_the_request(
+    tx_db: None,
+) -> None:
+    """The thread goes back when the request ends; a task the request left
+    running is refused it (as asgiref refuses it after the context's exit),
+    rather than borrowing a thread that no one would give back."""
+    from tests.handler_urls import LEFT_BEHIND
+
+    handler = LongLivedThreadsASGIHandler(threads=1)
+    api = _client(handler)
+
+    assert (await api.get("/leave-a-task")).status_code == 200
+    task = LEFT_BEHIND.pop()
+    with pytest.raises(RuntimeError, match="has ended"):
+        await task
+    assert (await api.get("/users")).status_code == 200  # the one thread serves on
