@@ -129,18 +129,7 @@ class Server:
         self.token = ""
 
     def start(self, within_s: float = 60) -> None:
-        with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{self.db}"')
-        self._manage("migrate", "-v0")
-        self._manage(
-            "createsuperuser",
-            "--noinput",
-            "--email",
-            self.STAFF_EMAIL,
-            "--name",
-            "Load",
-        )
-        self.token = self.issue_token()
+        self.prepare()
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "uvicorn", "config.asgi:application",
@@ -158,6 +147,21 @@ class Server:
                 break
             time.sleep(0.2)
         raise RuntimeError(f"the server did not start:\n{self.log.read_text()[-2000:]}")
+
+    def prepare(self) -> None:
+        """Create the database, migrate it, and make a staff user and its token."""
+        with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{self.db}"')
+        self._manage("migrate", "-v0")
+        self._manage(
+            "createsuperuser",
+            "--noinput",
+            "--email",
+            self.STAFF_EMAIL,
+            "--name",
+            "Load",
+        )
+        self.token = self.issue_token()
 
     def _manage(self, *args: str) -> str:
         return subprocess.run(

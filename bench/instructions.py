@@ -1,0 +1,146 @@
+"""Instructions per request, counted by valgrind: a steady figure on a noisy machine.
+
+CPU time on this shared 2-core machine moves by ±20 % between runs, too much
+to see a change of a few per cent. `valgrind --tool=callgrind` counts the
+instructions a process executes, whatever else the machine does. This runs
+the production application (DEBUG off, the production middleware,
+config.asgi.application with its request threads, PostgreSQL with the pool,
+a bearer token) in-process under callgrind twice, once serving `--requests`
+requests of one endpoint and once serving none (after the same 50-request
+warm-up), and prints the difference divided by `--requests`: the
+instructions of one request, start-up and warm-up taken out. No server and
+no sockets: it measures the handler, middleware, ninja, ORM and driver, not
+uvicorn. Threads run one at a time under valgrind, so the figure is the
+work of a request, not its contention.
+
+    uv run python -m bench.instructions [--endpoint health|get_user] [--requests 1000]
+
+Compare two versions of the code with the same command on each; each run
+takes a minute or two (valgrind runs Python about 50 times slower). Needs
+`valgrind` (Debian's package) and PostgreSQL on 127.0.0.1:5432, where it
+creates and drops a throwaway database.
+"""
+
+# ruff: noqa: T201  (a command-line report: printing is its output)
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+WARM_UP = 50
+PATHS = {"health": "/api/health", "get_user": "/api/users/{id}"}
+
+
+def serve(path: str, token: str, count: int) -> dict[int, int]:
+    """Serve WARM_UP + `count` GET requests in-process; return statuses."""
+    import django
+
+    django.setup()
+    import uvloop
+
+    from config.asgi import application
+
+    headers = [(b"host", b"127.0.0.1"), (b"authorization", f"Bearer {token}".encode())]
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+        "method": "GET", "scheme": "http", "path": path, "raw_path": path.encode(),
+        "query_string": b"", "root_path": "", "headers": headers,
+        "server": ("127.0.0.1", 8000), "client": ("127.0.0.1", 1234),
+    }  # fmt: skip
+    statuses: dict[int, int] = {}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            statuses[message["status"]] = statuses.get(message["status"], 0) + 1
+
+    async def main() -> None:
+        for _ in range(WARM_UP + count):
+            sent = False
+
+            async def receive() -> dict[str, Any]:
+                nonlocal sent
+                if not sent:
+                    sent = True
+                    return {"type": "http.request", "body": b"", "more_body": False}
+                await asyncio.Event().wait()  # no disconnect: wait to be cancelled
+                raise AssertionError("unreachable")
+
+            await application(dict(scope), receive, send)
+
+    uvloop.run(main())
+    return statuses
+
+
+def count_instructions(env: dict[str, str], requests: int) -> int:
+    """Run `serve` under callgrind; return the instructions it executed."""
+    with tempfile.NamedTemporaryFile(suffix=".callgrind") as out:
+        run = subprocess.run(
+            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out.name}",
+             sys.executable, "-m", "bench.instructions", "--serve", str(requests)],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800,
+        )  # fmt: skip
+    found = re.search(r"Collected : (\d+)", run.stderr)
+    served = re.search(r"STATUSES (.*)", run.stdout)
+    if run.returncode or found is None or served is None:
+        raise RuntimeError(
+            f"callgrind run failed:\n{run.stdout[-2000:]}{run.stderr[-2000:]}"
+        )
+    if set(json.loads(served.group(1))) != {"200"}:
+        raise RuntimeError(f"not every request answered 200: {served.group(1)}")
+    return int(found.group(1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--endpoint", choices=sorted(PATHS), default="health")
+    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    options = parser.parse_args()
+
+    if options.serve is not None:  # the process under valgrind
+        statuses = serve(
+            os.environ["BENCH_PATH"], os.environ["BENCH_TOKEN"], options.serve
+        )
+        print("STATUSES", json.dumps(statuses))
+        return
+
+    import psycopg
+
+    from bench.nothing_lost import ADMIN_URL, Server
+
+    with tempfile.TemporaryDirectory() as tmp:
+        server = Server(workers=1, log=Path(tmp) / "unused.log")
+        try:
+            server.prepare()
+            base_url = ADMIN_URL.rsplit("/", 1)[0]
+            with psycopg.connect(f"{base_url}/{server.db}") as conn:
+                row = conn.execute(
+                    "SELECT id FROM users_user WHERE email = %s", [server.STAFF_EMAIL]
+                ).fetchone()
+            assert row is not None
+            staff_id = row[0]
+            env = {
+                **server.env,
+                "DJANGO_SETTINGS_MODULE": "config.settings",
+                "BENCH_PATH": PATHS[options.endpoint].format(id=staff_id),
+                "BENCH_TOKEN": server.token,
+            }
+            base = count_instructions(env, 0)
+            loaded = count_instructions(env, options.requests)
+        finally:
+            server.stop()
+    per_request = (loaded - base) / options.requests
+    print(f"{options.endpoint}: {per_request:,.0f} instructions per request "
+          f"({options.requests} requests; {loaded:,} - {base:,} at start-up and warm-up)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
