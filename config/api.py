@@ -4,8 +4,9 @@ from http import HTTPStatus
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import NinjaAPI, Schema
+from ninja import NinjaAPI
 from ninja.openapi.schema import OpenAPISchema
+from pydantic import BaseModel
 
 from config import errors, readiness
 from config.db import db_call
@@ -67,7 +68,7 @@ api.add_router("/utilities", build_utilities_router(registry))
 api.add_router("/jobs", jobs_router)
 
 
-class HealthOut(Schema):
+class HealthOut(BaseModel):  # not ninja's Schema: nothing to read from a model (#6)
     status: str
 
 
