@@ -114,14 +114,13 @@ def main() -> None:
 
     import psycopg
 
-    from bench.nothing_lost import ADMIN_URL, Server
+    from bench.nothing_lost import Server
 
     with tempfile.TemporaryDirectory() as tmp:
         server = Server(workers=1, log=Path(tmp) / "unused.log")
         try:
             server.prepare()
-            base_url = ADMIN_URL.rsplit("/", 1)[0]
-            with psycopg.connect(f"{base_url}/{server.db}") as conn:
+            with psycopg.connect(server.env["DATABASE_URL"]) as conn:
                 row = conn.execute(
                     "SELECT id FROM users_user WHERE email = %s", [server.STAFF_EMAIL]
                 ).fetchone()
