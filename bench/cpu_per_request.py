@@ -395,6 +395,14 @@ def run_wrk(
         raise RuntimeError(f"wrk did not finish: {' '.join(command)}") from None
     finally:
         kill_load(process)
+    if process.returncode != 0:
+        raise RuntimeError(f"wrk failed ({process.returncode}):\n{output[-2000:]}")
+    return wrk_result(output)
+
+
+def wrk_result(output: str) -> dict[str, Any]:
+    """The summary bench/wrk/api.lua printed, with its non-2xx samples and
+    its socket errors (connect, read, write, timeouts) added up."""
     result: dict[str, Any] | None = None
     samples = []
     for line in output.splitlines():
@@ -402,9 +410,12 @@ def run_wrk(
             result = json.loads(line.removeprefix("WRK_RESULT "))
         elif line.startswith("WRK_SAMPLE "):
             samples.append(line.removeprefix("WRK_SAMPLE "))
-    if process.returncode != 0 or result is None:
-        raise RuntimeError(f"wrk failed ({process.returncode}):\n{output[-2000:]}")
+    if result is None:
+        raise RuntimeError(f"no summary from wrk:\n{output[-2000:]}")
     result["samples"] = samples
+    result["socket_errors"] = sum(
+        result[k] for k in ("connect_errors", "read_errors", "write_errors", "timeouts")
+    )
     return result
 
 
@@ -463,9 +474,7 @@ def measure(
         delete_created_users(db)
     requests = result["requests"]
     seconds = result["duration_us"] / 1e6
-    socket_errors = sum(
-        result[k] for k in ("connect_errors", "read_errors", "write_errors", "timeouts")
-    )
+    socket_errors = result["socket_errors"]
     return Sample(
         round=round_no,
         endpoint=endpoint.key,

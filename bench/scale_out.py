@@ -19,7 +19,6 @@ everything started is stopped by its pid, the database dropped.
 import argparse
 import json
 import os
-import re
 import statistics
 import subprocess
 import tempfile
@@ -27,9 +26,9 @@ from pathlib import Path
 
 import httpx
 
+from bench.cpu_per_request import WRK_SCRIPT, wrk_result
 from bench.nothing_lost import ROOT, Server
 
-WRK_SCRIPT = ROOT / "bench" / "wrk" / "api.lua"
 RESULTS = ROOT / "bench" / "results"
 PROCESSES = (1, 2)
 
@@ -44,14 +43,10 @@ def load(server: Server, path: str, user_id: int, duration: int) -> float:
              server.url, "--", *args],
             capture_output=True, text=True, timeout=seconds + 30, check=True,
         )  # fmt: skip
-    errors = re.search(r"Socket errors: (.*)", run.stdout)
-    non2xx = re.search(r'"non2xx":\s*(\d+)', run.stdout)
-    if errors or (non2xx and int(non2xx.group(1))):
+    result = wrk_result(run.stdout)
+    if result["non2xx"] or result["socket_errors"]:
         raise RuntimeError(f"errors under load on {path}:\n{run.stdout}")
-    found = re.search(r"Requests/sec:\s+([\d.]+)", run.stdout)
-    if found is None:
-        raise RuntimeError(f"no Requests/sec in wrk's output:\n{run.stdout}")
-    return float(found.group(1))
+    return float(result["requests"] / (result["duration_us"] / 1e6))
 
 
 def main() -> None:
