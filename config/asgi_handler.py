@@ -23,6 +23,10 @@ request with one more trip to that thread to close the response. Here:
   request_finished, whose one sync receiver of note, close_old_connections,
   then has nothing to close. Otherwise the response is closed on the thread,
   which gives the connection back to the pool.
+- The view runs in the request's own task; a second task listens for the
+  client going away and cancels it (Django runs the view as one more task
+  and waits on both). Cancellation from outside (server shutdown) is not
+  taken for a disconnect: it propagates.
 - A cancelled request (client gone) gives its thread back only after its
   sync work has ended: asgiref waits for it before the cancellation
   completes, so a lent thread is always free.
@@ -277,8 +281,9 @@ class LongLivedThreadsASGIHandler(ASGIHandler):
     async def handle_lent(
         self, scope: Any, receive: Any, send: Any, thread: _LentThread
     ) -> None:
-        """Django 5.2's ASGIHandler.handle(), but the response is closed on
-        the event loop when the request never used a thread (see above)."""
+        """Django 5.2's ASGIHandler.handle(), but the view runs in this task
+        and the response is closed on the event loop when the request never
+        used a thread (see above)."""
         try:
             body_file = await self.read_body(receive)
         except RequestAborted:
@@ -293,43 +298,40 @@ class LongLivedThreadsASGIHandler(ASGIHandler):
             await sync_to_async(error_response.close)()
             return
 
-        async def process_request(request: Any, send: Any) -> Any:
-            response = await self.run_get_response(request)
+        # As Django: a client that goes away cancels the response being made.
+        # Django runs the view and a disconnect listener as two tasks under
+        # asyncio.wait(); here the view runs in this task, and the listener
+        # cancels it (about a sixth of the health check's CPU, #6).
+        this = asyncio.current_task()
+        assert this is not None
+        gone: list[BaseException] = []  # what the listener found
+
+        async def cancel_on_disconnect() -> None:
             try:
-                await self.send_response(response, send)
-            except asyncio.CancelledError:
-                pass  # the client disconnected during send_response
-            return response
+                await self.listen_for_disconnect(receive)
+            except (RequestAborted, AssertionError) as exc:
+                gone.append(exc)
+                this.cancel()
 
-        # As Django: listen for a disconnect while the response is made.
-        tasks = [
-            asyncio.create_task(self.listen_for_disconnect(receive)),
-            asyncio.create_task(process_request(request, send)),
-        ]
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        for task in tasks:
-            if task.done():
-                try:
-                    task.result()
-                except RequestAborted:
-                    pass
-                except AssertionError:
-                    body_file.close()
-                    raise
-            else:
-                task.cancel()
-                try:
-                    await task
-                except asyncio.CancelledError:
-                    pass
-
+        listener = asyncio.create_task(cancel_on_disconnect())
+        response = None
         try:
-            response = tasks[1].result()
+            response = await self.run_get_response(request)
+            await self.send_response(response, send)
         except asyncio.CancelledError:
+            if not gone:  # cancelled from outside (server shutdown)
+                raise
+        finally:
+            listener.cancel()
+        if gone:
+            this.uncancel()
+            if isinstance(gone[0], AssertionError):  # not a disconnect: as Django
+                body_file.close()
+                raise gone[0]
+        if response is None:
             await signals.request_finished.asend(sender=self.__class__)
+        elif not thread.holds_connection or thread.keeps_connection:
+            response.close()  # no connection to give back on a thread
         else:
-            if not thread.holds_connection or thread.keeps_connection:
-                response.close()  # no connection to give back on a thread
-            else:
-                await sync_to_async(response.close)()
+            await sync_to_async(response.close)()
         body_file.close()

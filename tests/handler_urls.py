@@ -84,6 +84,19 @@ async def leave_a_task(request: HttpRequest) -> JsonResponse:
     return JsonResponse({})
 
 
+CANCELLED: list[str] = []
+
+
+async def wait_on_loop(request: HttpRequest) -> JsonResponse:
+    """Wait on the event loop; note it if the wait is cancelled."""
+    try:
+        await asyncio.sleep(float(request.GET["seconds"]))
+    except asyncio.CancelledError:
+        CANCELLED.append(request.path)
+        raise
+    return JsonResponse({})
+
+
 FAILING_QUERIES = {
     "data": "SELECT 1 / 0",  # a DataError: Django trusts the session after it
     "programming": "SELECT * FROM no_such_table",  # Django doubts the session
@@ -128,4 +141,5 @@ urlpatterns = [
     path("create-then-fail", create_then_fail),
     path("where", where),
     path("leave-a-task", leave_a_task),
+    path("wait", wait_on_loop),
 ]

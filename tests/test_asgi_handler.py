@@ -71,9 +71,10 @@ async def test_under_async_to_sync_the_callers_thread_is_kept() -> None:
 
 
 async def _disconnecting_call(
-    handler: LongLivedThreadsASGIHandler, seconds: float
-) -> None:
-    """Send GET /work?seconds=..., then disconnect before the answer."""
+    handler: LongLivedThreadsASGIHandler, seconds: float, path: str = "/work"
+) -> list[dict[str, object]]:
+    """Send GET <path>?seconds=..., then disconnect before the answer; the
+    messages the handler sent."""
     gone = asyncio.Event()
 
     async def receive() -> dict[str, object]:
@@ -83,17 +84,69 @@ async def _disconnecting_call(
         await asyncio.sleep(0.1)  # the client gives up while the view works
         return {"type": "http.disconnect"}
 
+    sent: list[dict[str, object]] = []
+
     async def send(message: dict[str, object]) -> None:
-        pass
+        sent.append(message)
 
     scope = {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
-        "method": "GET", "scheme": "https", "path": "/work", "raw_path": b"/work",
+        "method": "GET", "scheme": "https", "path": path, "raw_path": path.encode(),
         "query_string": f"seconds={seconds}".encode(), "root_path": "",
         "headers": [(b"host", b"testserver")], "server": ("testserver", 443),
         "client": ("127.0.0.1", 1234),
     }  # fmt: skip
     await handler(scope, receive, send)
+    return sent
+
+
+@pytest.mark.asyncio
+async def test_a_client_that_goes_away_cancels_the_view() -> None:
+    """The view stops when its client disconnects (0.1 s in), nothing is sent,
+    and the request still ends with request_finished."""
+    from django.core.signals import request_finished
+
+    from tests.handler_urls import CANCELLED
+
+    finished: list[object] = []
+
+    def note(sender: object, **kwargs: object) -> None:
+        finished.append(sender)
+
+    request_finished.connect(note)
+    CANCELLED.clear()
+    loop = asyncio.get_running_loop()
+    try:
+        started = loop.time()
+        sent = await _disconnecting_call(
+            LongLivedThreadsASGIHandler(threads=1), seconds=5, path="/wait"
+        )
+        took = loop.time() - started
+    finally:
+        request_finished.disconnect(note)
+
+    assert CANCELLED == ["/wait"]
+    assert took < 2  # not the view's 5 s
+    assert sent == []
+    assert finished == [LongLivedThreadsASGIHandler]
+
+
+@pytest.mark.asyncio
+async def test_a_request_task_cancelled_from_outside_stays_cancelled() -> None:
+    """Server shutdown cancels a request's task: the cancellation propagates
+    (it is not taken for a client that went away)."""
+    from tests.handler_urls import CANCELLED
+
+    CANCELLED.clear()
+    api = _client(LongLivedThreadsASGIHandler(threads=1))
+    call = asyncio.create_task(api.get("/wait", params={"seconds": 5}))
+    await asyncio.sleep(0.1)
+
+    call.cancel()
+
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    assert CANCELLED == ["/wait"]
 
 
 @pytest.mark.asyncio
