@@ -4,12 +4,12 @@ Ninja runs auth callbacks in order and stops at the first that answers or
 raises. Bearer comes first and never needs a CSRF token; the session
 callback checks CSRF only once it has found a logged-in user, so an
 anonymous request gets 401, not 403. Ninja's throttles run after
-authentication, so failed authentications are limited here, before it.
+authentication, so failed authentications are limited here, before it;
+the throttles themselves are in config/throttles.py.
 """
 
 import logging
 import math
-import time
 from typing import Any, cast
 
 from asgiref.sync import sync_to_async
@@ -19,39 +19,17 @@ from django.core.cache import cache
 from django.http import HttpRequest
 from ninja.errors import AuthenticationError, AuthorizationError, Throttled
 from ninja.security import APIKeyCookie, HttpBearer
-from ninja.throttling import AnonRateThrottle, AuthRateThrottle, BaseThrottle
 from ninja.utils import check_csrf
 
 from config.clients import client_ip
 from config.db import db_call
+from config.throttles import count_due, count_in_window, in_window
 from users import tokens
 from users.models import ApiToken, User
 
 security_log = logging.getLogger("security")
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
-
-
-def _in_window(key: str, window: int) -> tuple[str, float]:
-    """The cache key of `key`'s current fixed window of `window` seconds, and
-    the seconds left in that window."""
-    now = time.time()
-    slot = int(now // window)
-    return f"{key}:{slot}", (slot + 1) * window - now
-
-
-def count_in_window(key: str, window: int) -> tuple[int, float]:
-    """Count one event under `key` in the current fixed window of `window` seconds.
-
-    Return the count so far and the seconds left in the window. One atomic
-    increment in the common case (Redis INCR), whatever the rate.
-    """
-    key, left = _in_window(key, window)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # the window's first event
-        count = 1 if cache.add(key, 1, timeout=window + 1) else cache.incr(key)
-    return count, left
 
 
 class FailureLimiter:
@@ -78,7 +56,7 @@ class FailureLimiter:
     def retry_after_sync(self, ident: str) -> int | None:
         """Return the seconds to wait if `ident` is over the limit, else None."""
         limit, window = self._rate()
-        key, left = _in_window(self._key(ident), window)
+        key, left = in_window(self._key(ident), window)
         if (cache.get(key) or 0) >= limit:
             return max(1, math.ceil(left))
         return None
@@ -126,6 +104,8 @@ class BearerAuth(HttpBearer):
 
     @staticmethod
     def _check(request: HttpRequest, token: str) -> ApiToken:
+        """On the request's thread: the failure limit, the token lookup, and
+        the rate limits' counts (config/throttles.py), in one trip."""
         check_not_blocked_sync(failed_auth, request)
         api_token = tokens.token_authenticate(token)
         if api_token is None:
@@ -135,6 +115,8 @@ class BearerAuth(HttpBearer):
                 "auth failed kind=token ip=%s path=%s", ip, request.path
             )
             raise AuthenticationError()  # a bad token is an answer: no session fallback
+        request.auth = api_token.user  # type: ignore[attr-defined]  # as Ninja will, for the counts
+        count_due(request)
         return api_token
 
 
@@ -172,47 +154,3 @@ api_auth = [BearerAuth(), SessionAuth()]
 def actor(request: HttpRequest) -> User:
     """Return the authenticated user of a request that passed the API's auth."""
     return cast(User, request.auth)  # type: ignore[attr-defined]  # set by Ninja
-
-
-class _RateFromSettings:
-    """Ninja's throttles, counting in fixed windows, at the rate in settings.
-
-    Ninja's own keep a log of every request's time in the cache and rewrite
-    it on each request: a cost that grows with the rate, and a read-then-write
-    that concurrent processes can undercount. Here each request is one atomic
-    increment of the current window's counter (count_in_window). A client can
-    get up to twice the rate across a window's edge; the rate is read from
-    settings on each request, so operators and tests can change it.
-    """
-
-    rate_setting: str
-    _retry_after: float | None = None
-
-    def allow_request(self, request: HttpRequest) -> bool:
-        limit, window = self.parse_rate(getattr(settings, self.rate_setting))  # type: ignore[attr-defined]
-        key = self.get_cache_key(request)  # type: ignore[attr-defined]
-        if key is None or limit is None:
-            return True
-        count, left = count_in_window(key, window)
-        self._retry_after = left  # ninja asks wait() at once, on the same thread
-        return bool(count <= limit)
-
-    def wait(self) -> float | None:
-        return self._retry_after
-
-
-class AnonThrottle(_RateFromSettings, AnonRateThrottle):
-    rate_setting = "API_THROTTLE_ANON"
-
-
-class UserThrottle(_RateFromSettings, AuthRateThrottle):
-    rate_setting = "API_THROTTLE_USER"
-
-
-class JobThrottle(_RateFromSettings, AuthRateThrottle):
-    rate_setting = "API_THROTTLE_JOBS"
-    scope = "jobs"
-
-
-# The rates given here are placeholders: each request reads them from settings.
-api_throttles: list[BaseThrottle] = [AnonThrottle("1/s"), UserThrottle("1/s")]

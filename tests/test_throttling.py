@@ -1,13 +1,17 @@
 """Rate limits: 429 with Retry-After, per client, on the in-memory cache and on Redis."""
 
 import asyncio
+import contextlib
 import os
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
 from asgiref.sync import sync_to_async
 from django.core.cache import cache
+from django.core.cache.backends.redis import RedisCache
 from pytest_django import Settings
 
 from tests import factories
@@ -38,6 +42,27 @@ def backend(request: pytest.FixtureRequest, settings: Settings) -> str:
 
 
 @pytest.fixture
+def loop_cache_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The Redis cache calls made on a thread that runs an event loop."""
+    calls: list[str] = []
+
+    def spy(name: str) -> Callable[..., Any]:
+        original = getattr(RedisCache, name)
+
+        def call(self: RedisCache, *args: Any, **kwargs: Any) -> Any:
+            with contextlib.suppress(RuntimeError):  # RuntimeError: no loop here
+                asyncio.get_running_loop()
+                calls.append(name)
+            return original(self, *args, **kwargs)
+
+        return call
+
+    for name in ("get", "add", "incr", "set"):
+        monkeypatch.setattr(RedisCache, name, spy(name))
+    return calls
+
+
+@pytest.fixture
 def carol(db: None) -> User:
     return factories.user(email="carol@example.com", name="Carol", password=PASSWORD)
 
@@ -58,6 +83,51 @@ async def test_user_rate_limit_is_429_with_retry_after(
     refused = await mine.get("/api/users/me")
     assert refused.json()["code"] == "throttled"
     assert int(refused.headers["Retry-After"]) >= 1
+
+
+async def test_anonymous_rate_limit_is_429(
+    backend: str, settings: Settings, anon: httpx.AsyncClient, carol: User
+) -> None:
+    """Past the anonymous rate, a client without credentials gets 429."""
+    settings.API_THROTTLE_ANON = "2/m"
+    body = {"email": carol.email, "password": "guess"}
+
+    statuses = [
+        (await anon.post("/api/auth/tokens", json=body)).status_code for _ in range(3)
+    ]
+
+    assert statuses == [401, 401, 429]
+
+
+@pytest.mark.parametrize("backend", ["redis"], indirect=True)
+async def test_rate_limits_in_redis_are_counted_off_the_event_loop(
+    backend: str,
+    settings: Settings,
+    anon: httpx.AsyncClient,
+    carol: User,
+    loop_cache_calls: list[str],
+) -> None:
+    """A Redis round trip on the event loop would hold up every other request
+    of the process: bearer, job and anonymous limits all count on a thread,
+    and still refuse past their rate."""
+    settings.API_THROTTLE_USER = settings.API_THROTTLE_ANON = "2/m"
+    settings.API_THROTTLE_JOBS = "1/m"
+    mine = client(await sync_to_async(factories.token)(carol))
+    guess = {"email": carol.email, "password": "guess"}
+
+    reads = [(await mine.get("/api/users/me")).status_code for _ in range(3)]
+    jobs = [
+        (
+            await mine.post("/api/utilities/count_primes/jobs", json={"limit": 10})
+        ).status_code
+        for _ in range(2)
+    ]
+    logins = [
+        (await anon.post("/api/auth/tokens", json=guess)).status_code for _ in range(3)
+    ]
+
+    assert (reads, jobs, logins) == ([200, 200, 429], [202, 429], [401, 401, 429])
+    assert loop_cache_calls == []
 
 
 async def test_failed_token_guesses_are_limited(
@@ -171,3 +241,25 @@ async def test_limit_resets_after_its_window(
     again = await anon.post("/api/auth/tokens", json=body)
 
     assert again.status_code == 401
+
+
+def test_every_async_operation_counts_its_limits_off_the_loop() -> None:
+    """The API swaps Ninja's AsyncOperation for ChecksOffTheLoop while it
+    builds its URLs; a Ninja upgrade that bypasses the swap fails here."""
+    from django.urls import resolve
+    from ninja.operation import AsyncOperation
+
+    from config.api import api
+    from config.throttles import ChecksOffTheLoop
+
+    resolve("/api/health")  # the URLs, and so the swap, are built
+    operations = [
+        operation
+        for router in api._get_bound_routers()
+        for path_view in router.path_operations.values()
+        for operation in path_view.operations
+        if isinstance(operation, AsyncOperation)
+    ]
+
+    assert len(operations) > 10
+    assert {type(operation) for operation in operations} == {ChecksOffTheLoop}

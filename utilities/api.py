@@ -19,7 +19,8 @@ from ninja.pagination import paginate
 
 from config.errors import PayloadTooLarge, error_body, error_responses
 from config.pagination import LimitOffsetPagination
-from config.security import JobThrottle, actor
+from config.security import actor
+from config.throttles import JobThrottle
 from utilities import jobs, runners
 from utilities.models import Job
 from utilities.registry import Registry, Utility

@@ -1,0 +1,159 @@
+"""Rate limits: Ninja's throttles, counted in fixed windows, off the event loop.
+
+Ninja checks an async operation's throttles synchronously on the event loop,
+after authentication. With the counters in Redis (REDIS_URL, shared by every
+server process) that is a blocking network round trip per request, holding
+up every other request of the process. Here an async operation
+(ChecksOffTheLoop) counts on a thread instead: the bearer auth counts the
+throttles due while it is on the request's thread for the token lookup
+anyway (config/security.py), so an API call makes no extra trip; an
+anonymous or session request makes one. With the counters in process memory
+(no REDIS_URL) counting stays on the loop, where it costs less than a trip.
+"""
+
+import threading
+import time
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache, caches
+from django.core.cache.backends.dummy import DummyCache
+from django.core.cache.backends.locmem import LocMemCache
+from django.http import HttpRequest, HttpResponse
+from ninja.operation import AsyncOperation
+from ninja.throttling import AnonRateThrottle, AuthRateThrottle, BaseThrottle
+
+from config.db import db_call
+
+
+def in_window(key: str, window: int) -> tuple[str, float]:
+    """The cache key of `key`'s current fixed window of `window` seconds, and
+    the seconds left in that window."""
+    now = time.time()
+    slot = int(now // window)
+    return f"{key}:{slot}", (slot + 1) * window - now
+
+
+def count_in_window(key: str, window: int) -> tuple[int, float]:
+    """Count one event under `key` in the current fixed window of `window` seconds.
+
+    Return the count so far and the seconds left in the window. One atomic
+    increment in the common case (Redis INCR), whatever the rate.
+    """
+    key, left = in_window(key, window)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # the window's first event
+        count = 1 if cache.add(key, 1, timeout=window + 1) else cache.incr(key)
+    return count, left
+
+
+def counts_on_loop() -> bool:
+    """Whether counting is cheap enough for the event loop: the cache lives
+    in this process (no network round trip)."""
+    return isinstance(caches["default"], (LocMemCache, DummyCache))
+
+
+# What a throttle found for the request it last judged on this thread: Ninja
+# asks allow_request() and then wait() of the same (shared) throttle object.
+_last = threading.local()
+
+
+class _RateFromSettings:
+    """Ninja's throttles, counting in fixed windows, at the rate in settings.
+
+    Ninja's own keep a log of every request's time in the cache and rewrite
+    it on each request: a cost that grows with the rate, and a read-then-write
+    that concurrent processes can undercount. Here each request is one atomic
+    increment of the current window's counter (count_in_window). A client can
+    get up to twice the rate across a window's edge; the rate is read from
+    settings on each request, so operators and tests can change it.
+    """
+
+    rate_setting: str
+
+    def judge(self, request: HttpRequest) -> tuple[bool, float | None]:
+        """Count the request; whether it is allowed and, if not, the seconds to wait."""
+        limit, window = self.parse_rate(getattr(settings, self.rate_setting))  # type: ignore[attr-defined]
+        key = self.get_cache_key(request)  # type: ignore[attr-defined]
+        if key is None or limit is None:
+            return True, None
+        count, left = count_in_window(key, window)
+        return count <= limit, left
+
+    def allow_request(self, request: HttpRequest) -> bool:
+        counted: dict[BaseThrottle, tuple[bool, float | None]] = getattr(
+            request, "throttles_counted", {}
+        )
+        verdict = counted.get(self)  # type: ignore[call-overload]
+        if verdict is None:
+            verdict = self.judge(request)
+        allowed, _last.wait = verdict
+        return bool(allowed)
+
+    def wait(self) -> float | None:
+        return getattr(_last, "wait", None)
+
+
+class AnonThrottle(_RateFromSettings, AnonRateThrottle):
+    rate_setting = "API_THROTTLE_ANON"
+
+
+class UserThrottle(_RateFromSettings, AuthRateThrottle):
+    rate_setting = "API_THROTTLE_USER"
+
+
+class JobThrottle(_RateFromSettings, AuthRateThrottle):
+    rate_setting = "API_THROTTLE_JOBS"
+    scope = "jobs"
+
+
+# The rates given here are placeholders: each request reads them from settings.
+api_throttles: list[BaseThrottle] = [AnonThrottle("1/s"), UserThrottle("1/s")]
+
+
+def count_due(request: HttpRequest) -> None:
+    """Count the throttles ChecksOffTheLoop left to count (on a thread, once
+    request.auth is known); Ninja's check then reads the results."""
+    due: list[BaseThrottle] = getattr(request, "throttles_due", [])
+    if not due:
+        return
+    request.throttles_counted = {  # type: ignore[attr-defined]
+        throttle: throttle.judge(request)
+        for throttle in due
+        if isinstance(throttle, _RateFromSettings)
+    }
+    request.throttles_due = []  # type: ignore[attr-defined]
+
+
+class ChecksOffTheLoop(AsyncOperation):
+    """An async operation whose throttles are counted off the event loop.
+
+    Ninja's AsyncOperation._run_checks(), but a throttle check that would
+    talk to a shared cache runs on the request's thread (config.db.db_call),
+    unless the authentication already counted it there (count_due).
+    """
+
+    async def _run_checks(self, request: HttpRequest) -> HttpResponse | None:  # type: ignore[override]
+        if self.csrf_exempt:
+            request._ninja_csrf_exempt = True  # type: ignore[attr-defined]
+        off_loop = bool(self.throttle_objects) and not counts_on_loop()
+        if off_loop:
+            request.throttles_due = self.throttle_objects  # type: ignore[attr-defined]
+        if self.auth_callbacks:
+            error = await self._run_authentication(request)
+            if error:
+                return error
+        if not self.throttle_objects:
+            return None
+        if off_loop and getattr(request, "throttles_due", None):
+            return await db_call(self._check_throttles)(request)
+        return self._check_throttles(request)
+
+
+def count_off_the_loop(operations: Any) -> None:
+    """Make Ninja's async operations ChecksOffTheLoop (before the API's URLs
+    are built: mounting a router copies its operations, class included)."""
+    for operation in operations:
+        if type(operation) is AsyncOperation:
+            operation.__class__ = ChecksOffTheLoop
