@@ -16,9 +16,7 @@ import time
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache, caches
-from django.core.cache.backends.dummy import DummyCache
-from django.core.cache.backends.locmem import LocMemCache
+from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from ninja.operation import AsyncOperation
 from ninja.throttling import AnonRateThrottle, AuthRateThrottle, BaseThrottle
@@ -48,10 +46,19 @@ def count_in_window(key: str, window: int) -> tuple[int, float]:
     return count, left
 
 
+_IN_PROCESS = frozenset(
+    {
+        "django.core.cache.backends.locmem.LocMemCache",
+        "django.core.cache.backends.dummy.DummyCache",
+    }
+)
+
+
 def counts_on_loop() -> bool:
     """Whether counting is cheap enough for the event loop: the cache lives
-    in this process (no network round trip)."""
-    return isinstance(caches["default"], (LocMemCache, DummyCache))
+    in this process (no network round trip). Read from settings: asking
+    `caches` costs an asgiref Local lookup, 3 % of a GET's CPU (#6)."""
+    return settings.CACHES["default"]["BACKEND"] in _IN_PROCESS
 
 
 # What a throttle found for the request it last judged on this thread: Ninja
