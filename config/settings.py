@@ -258,6 +258,7 @@ NINJA_PAGINATION_MAX_LIMIT = 100
 API_METRICS_TOKEN = env.str("API_METRICS_TOKEN", default="")
 
 # JSON lines in production, readable text in development (config/logs.py).
+LOGGING_CONFIG = "config.logs.configure"
 LOGGING = logs.logging_config(
     json=env.str("DJANGO_LOG_FORMAT", "text" if DEBUG else "json") == "json",
     level=env.str("DJANGO_LOG_LEVEL", "INFO"),

@@ -4,6 +4,7 @@ import io
 import json
 import logging
 import uuid
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -65,30 +66,34 @@ def test_json_lines_carry_the_request_id_bound_to_the_context() -> None:
     formatter = config["formatters"]["structured"]
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(
-        formatter["()"](
-            foreign_pre_chain=formatter["foreign_pre_chain"],
-            processors=formatter["processors"],
-        )
-    )
+    handler.setFormatter(formatter["()"]())
     logger = logging.getLogger("test.json-lines")
     logger.addHandler(handler)
     logger.propagate = False
     try:
         with structlog.contextvars.bound_contextvars(request_id="abc123"):
             logger.warning("permission denied user=%s", 7, extra={"status": 403})
+            try:
+                raise ValueError("the cause")
+            except ValueError:
+                logger.exception("failed", extra={"request": object()})
     finally:
         logger.removeHandler(handler)
 
-    line = json.loads(stream.getvalue())
-    assert line["event"] == "permission denied user=7"
-    assert (line["request_id"], line["status"], line["level"]) == (
-        "abc123",
-        403,
-        "warning",
-    )
-    assert line["logger"] == "test.json-lines"
-    assert "timestamp" in line
+    first, second = map(json.loads, stream.getvalue().splitlines())
+    assert first == {
+        "event": "permission denied user=7",
+        "request_id": "abc123",
+        "level": "warning",
+        "logger": "test.json-lines",
+        "status": 403,
+        "timestamp": first["timestamp"],
+    }
+    assert datetime.fromisoformat(first["timestamp"]).tzinfo == UTC
+    assert (second["event"], second["level"]) == ("failed", "error")
+    assert second["request"].startswith("<object object")  # not JSON: its repr
+    assert second["exception"].startswith("Traceback (most recent call last)")
+    assert "ValueError: the cause" in second["exception"]
 
 
 @pytest.mark.django_db
