@@ -42,9 +42,11 @@ chunk).
 
 import asyncio
 import functools
+import threading
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future
+from queue import SimpleQueue
 from typing import Any
 
 from asgiref.sync import AsyncToSync, ThreadSensitiveContext, sync_to_async
@@ -68,6 +70,106 @@ from config.errors import PayloadTooLarge, error_body
 
 class ThreadsBusy(PoolTimeout):
     """No request thread came free in time: every one holds a busy connection."""
+
+
+def _settle(
+    future: "asyncio.Future[Any]", result: Any, error: BaseException | None
+) -> None:
+    if future.cancelled():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
+class RequestThread(Executor):
+    """One long-lived thread that runs the calls it is given one at a time, in order.
+
+    ThreadPoolExecutor(max_workers=1), and call(): a call whose result goes
+    straight to the event loop (call_soon_threadsafe), not through a
+    concurrent Future chained to an asyncio one by asyncio.wrap_future. A
+    trip to the thread costs ~20 µs of CPU that way instead of ~48 (#6).
+    Before it starts a call, the thread reads whether the caller has
+    cancelled it (a plain flag read; the outcome itself is set on the loop).
+    The thread starts with its first call. It is a daemon: it is idle when
+    the server exits (uvicorn lets requests finish first).
+    """
+
+    def __init__(
+        self, name: str, initializer: Callable[[], None] | None = None
+    ) -> None:
+        self._calls: SimpleQueue[Any] = SimpleQueue()
+        self._thread = threading.Thread(
+            target=self._work, args=(initializer,), name=name, daemon=True
+        )
+        self._start_lock = threading.Lock()
+        self._shut = False
+
+    def _put(self, item: Any) -> None:
+        if self._shut:
+            raise RuntimeError("cannot schedule new calls after shutdown")
+        if self._thread.ident is None:
+            with self._start_lock:
+                if self._thread.ident is None:
+                    self._thread.start()
+        self._calls.put(item)
+
+    def submit(
+        self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any
+    ) -> Future[Any]:
+        future: Future[Any] = Future()
+        self._put((future, functools.partial(fn, *args, **kwargs)))
+        return future
+
+    def call(self, fn: Callable[[], Any]) -> "asyncio.Future[Any]":
+        """Run `fn` on the thread; its outcome, on the running loop."""
+        future = asyncio.get_running_loop().create_future()
+        self._put((future, fn))
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """End the thread once the calls given so far have run."""
+        if self._shut:
+            return
+        self._shut = True
+        if self._thread.ident is None:
+            return
+        self._calls.put(None)
+        if wait:
+            self._thread.join()
+
+    def _work(self, initializer: Callable[[], None] | None) -> None:
+        if initializer is not None:
+            initializer()
+        while (item := self._calls.get()) is not None:
+            self._run_one(*item)
+            del item  # no reference to a finished call's objects while idle
+
+    @staticmethod
+    def _run_one(
+        future: "Future[Any] | asyncio.Future[Any]", fn: Callable[[], Any]
+    ) -> None:
+        if isinstance(future, Future):
+            if future.set_running_or_notify_cancel():
+                try:
+                    result = fn()
+                except BaseException as exc:  # as concurrent.futures does
+                    future.set_exception(exc)
+                else:
+                    future.set_result(result)
+            return
+        if future.cancelled():  # the caller went away before it started
+            return
+        error: BaseException | None = None
+        try:
+            result = fn()
+        except BaseException as exc:
+            result, error = None, exc
+        try:
+            future.get_loop().call_soon_threadsafe(_settle, future, result, error)
+        except RuntimeError:  # the loop has closed: nobody is waiting
+            pass
 
 
 def _copy_outcome(done: Future[Any], to: Future[Any]) -> None:
@@ -94,23 +196,21 @@ class _Threads:
     ) -> None:
         self.keep_connections = keep_connections
         self.wait_s = wait_s
-        self.idle: deque[ThreadPoolExecutor] = deque(
-            ThreadPoolExecutor(
-                max_workers=1,
-                thread_name_prefix=f"request-{n}",
-                initializer=mark_keeper if keep_connections else None,
+        self.idle: deque[RequestThread] = deque(
+            RequestThread(
+                f"request-{n}", initializer=mark_keeper if keep_connections else None
             )
             for n in range(count)
         )
         self.all = tuple(self.idle)
         self.waiting: deque[_LentThread] = deque()
 
-    def borrow(self) -> ThreadPoolExecutor:
+    def borrow(self) -> RequestThread:
         """An idle thread. Keeping connections, the most recently used one, so
         that only about as many threads as requests at once hold one."""
         return self.idle.pop() if self.keep_connections else self.idle.popleft()
 
-    def give_back(self, executor: ThreadPoolExecutor) -> None:
+    def give_back(self, executor: RequestThread) -> None:
         while self.waiting:
             if self.waiting.popleft().take(executor):
                 return
@@ -122,7 +222,7 @@ class _LentThread(Executor):
 
     def __init__(self, threads: _Threads) -> None:
         self._threads = threads
-        self.borrowed: ThreadPoolExecutor | None = None
+        self.borrowed: RequestThread | None = None
         self._own = False
         # Whether the thread kept a database connection open after its last
         # call. Django's connections are thread-local, so only the thread
@@ -139,20 +239,34 @@ class _LentThread(Executor):
         request (keeping connections, a request never starts its own thread)."""
         return self._threads.keep_connections
 
-    def submit(
-        self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any
-    ) -> Future[Any]:
+    def _borrow(self) -> RequestThread | None:
+        """The request's thread, borrowed now if need be; None if it must wait."""
         if self.ended:  # as asgiref refuses calls after the context's exit
             raise RuntimeError("the request this thread was lent to has ended")
         if self.borrowed is None:
             if self._threads.idle:
                 self.borrowed = self._threads.borrow()
             elif self._threads.keep_connections:
-                return self._wait(fn, args, kwargs)
+                return None
             else:  # every long-lived thread is busy: a thread of its own
-                self.borrowed = ThreadPoolExecutor(max_workers=1)
+                self.borrowed = RequestThread("request-own")
                 self._own = True
-        return self.borrowed.submit(self._run, fn, *args, **kwargs)
+        return self.borrowed
+
+    def submit(
+        self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any
+    ) -> Future[Any]:
+        thread = self._borrow()
+        if thread is None:
+            return self._wait(fn, args, kwargs)
+        return thread.submit(self._run, fn, *args, **kwargs)
+
+    def call(self, fn: Callable[[], Any]) -> "asyncio.Future[Any]":
+        """Run `fn` on the request's thread (RequestThread.call)."""
+        thread = self._borrow()
+        if thread is None:
+            return asyncio.wrap_future(self._wait(fn, (), {}))
+        return thread.call(functools.partial(self._run, fn))
 
     def _wait(self, fn: Callable[..., Any], args: Any, kwargs: Any) -> Future[Any]:
         """Queue the call for the next thread given back (on the loop, as submit)."""
@@ -177,7 +291,7 @@ class _LentThread(Executor):
                     )
                 )
 
-    def take(self, executor: ThreadPoolExecutor) -> bool:
+    def take(self, executor: RequestThread) -> bool:
         """Run the queued calls on `executor`; False if all were cancelled meanwhile."""
         if self._expiry is not None:
             self._expiry.cancel()

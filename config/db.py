@@ -12,18 +12,18 @@ Inside a request served on a lent thread (config/asgi_handler.py sets
 `request_thread`), the call goes to that thread directly, in a copy of the
 caller's context, which is where `sync_to_async` would send it: without
 asgiref's per-call machinery (executor lookup, thread-local setup, context
-copied back), about half the CPU of a trip (#6). A cancelled caller leaves a
-started call to finish on its thread, as asgiref does. Anywhere else (tests'
-rollback mode under async_to_sync, management commands) it is `sync_to_async`.
+copied back), about half the CPU of a trip (#6), and its outcome comes back
+to the loop directly (RequestThread.call), not through a concurrent Future.
+A cancelled caller leaves a started call to finish on its thread, as asgiref
+does; a call not yet started is skipped. Anywhere else (tests' rollback mode
+under async_to_sync, management commands) it is `sync_to_async`.
 """
 
-import asyncio
 import contextvars
 import functools
 import threading
 from collections.abc import Awaitable, Callable
-from concurrent.futures import Executor
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, Protocol, TypeVar
 
 from asgiref.sync import AsyncToSync, sync_to_async
 from django.db import connections
@@ -31,8 +31,17 @@ from psycopg import pq
 
 _thread = threading.local()
 
+
+class LentThread(Protocol):
+    """The thread lent to a request (config/asgi_handler.py)."""
+
+    def call(self, fn: Callable[[], Any]) -> Awaitable[Any]:
+        """Run `fn` on the thread; await its outcome on the event loop."""
+        ...
+
+
 # The thread lent to the request being served (config/asgi_handler.py).
-request_thread: contextvars.ContextVar[Executor | None] = contextvars.ContextVar(
+request_thread: contextvars.ContextVar[LentThread | None] = contextvars.ContextVar(
     "request_thread", default=None
 )
 
@@ -116,8 +125,9 @@ def db_call(func: Callable[P, R]) -> Callable[P, Awaitable[R]]:
 
 
 async def on_request_thread(
-    thread: Executor, func: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs
+    thread: LentThread, func: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs
 ) -> R:
     """Run `func` on the request's thread in a copy of the current context."""
     call = functools.partial(contextvars.copy_context().run, func, *args, **kwargs)
-    return await asyncio.wrap_future(thread.submit(call))
+    result: R = await thread.call(call)
+    return result

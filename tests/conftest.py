@@ -9,7 +9,6 @@ and get real commits, one connection per request.
 import contextlib
 import inspect
 from collections.abc import AsyncIterator, Callable, Iterator
-from concurrent.futures import Executor
 from typing import Any
 
 import httpx
@@ -145,7 +144,7 @@ def hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         return await real_call(self, *args, **kwargs)
 
     async def counting_on_thread(
-        thread: Executor, func: Callable[..., Any], *args: Any, **kwargs: Any
+        thread: db.LentThread, func: Callable[..., Any], *args: Any, **kwargs: Any
     ) -> Any:
         calls.append(func.__qualname__)
         return await real_on_thread(thread, func, *args, **kwargs)

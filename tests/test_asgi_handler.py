@@ -1,6 +1,7 @@
 """The ASGI handler's long-lived request threads (config/asgi_handler.py)."""
 
 import asyncio
+import functools
 
 import httpx
 import pytest
@@ -183,3 +184,65 @@ async def test_a_request_that_disconnects_while_waiting_for_a_thread_leaves_the_
     assert after.status_code == 200
     assert after.json()["thread"] == (await busy).json()["thread"]
     assert waited < 1  # served once the busy request ended, not after wait_s
+
+
+@pytest.mark.asyncio
+async def test_a_request_thread_runs_calls_in_order_and_hands_back_outcomes() -> None:
+    """call() and submit() share one thread, in order; results and errors
+    reach the awaiting coroutine."""
+    import threading
+
+    from config.asgi_handler import RequestThread
+
+    thread = RequestThread("test-request-thread")
+    ran: list[tuple[str, int]] = []
+
+    def note(name: str) -> str:
+        ran.append((name, threading.get_ident()))
+        return name
+
+    def fail() -> None:
+        raise ValueError("from the thread")
+
+    try:
+        first = thread.call(lambda: note("first"))
+        second = asyncio.wrap_future(thread.submit(note, "second"))
+        third = thread.call(lambda: note("third"))
+        outcomes: list[str] = await asyncio.gather(first, second, third)
+        assert outcomes == ["first", "second", "third"]
+        with pytest.raises(ValueError, match="from the thread"):
+            await thread.call(fail)
+    finally:
+        thread.shutdown()
+
+    assert [name for name, _ in ran] == ["first", "second", "third"]
+    assert len({ident for _, ident in ran}) == 1
+    assert threading.main_thread().ident not in {ident for _, ident in ran}
+
+
+@pytest.mark.asyncio
+async def test_a_call_whose_caller_went_away_before_it_started_does_not_run() -> None:
+    """As with a cancelled executor future: a queued call of a cancelled
+    caller is skipped; the call running at the time finishes."""
+    import time
+
+    from config.asgi_handler import RequestThread
+
+    thread = RequestThread("test-request-thread")
+    ran: list[str] = []
+    try:
+
+        def busy_call() -> None:
+            time.sleep(0.3)
+            ran.append("busy")
+
+        busy = thread.call(busy_call)
+        queued = thread.call(functools.partial(ran.append, "queued"))
+        await asyncio.sleep(0.1)
+        queued.cancel()
+        busy.cancel()  # already running: it finishes regardless
+        await asyncio.sleep(0.4)
+    finally:
+        thread.shutdown()
+
+    assert ran == ["busy"]
