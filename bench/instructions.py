@@ -11,9 +11,12 @@ warm-up), and prints the difference divided by `--requests`: the
 instructions of one request, start-up and warm-up taken out. No server and
 no sockets: it measures the handler, middleware, ninja, ORM and driver, not
 uvicorn. Threads run one at a time under valgrind, so the figure is the
-work of a request, not its contention.
+work of a request, not its contention. With `--concurrency` above the
+request threads (9 with the default pool), some requests wait for a
+thread, as on a saturated server.
 
-    uv run python -m bench.instructions [--endpoint health|get_user] [--requests 1000]
+    uv run python -m bench.instructions [--endpoint health|get_user|patch_user]
+        [--requests 1000] [--concurrency 1]
 
 Compare two versions of the code with the same command on each; each run
 takes a minute or two (valgrind runs Python about 50 times slower). Needs
@@ -36,11 +39,17 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 WARM_UP = 50
-PATHS = {"health": "/api/health", "get_user": "/api/users/{id}"}
+ENDPOINTS = {  # method, path, body
+    "health": ("GET", "/api/health", ""),
+    "get_user": ("GET", "/api/users/{id}", ""),
+    "patch_user": ("PATCH", "/api/users/{id}", '{"age": 30}'),
+}
 
 
-def serve(path: str, token: str, count: int) -> dict[int, int]:
-    """Serve WARM_UP + `count` GET requests in-process; return statuses."""
+def serve(
+    method: str, path: str, body: bytes, token: str, count: int, concurrency: int
+) -> dict[int, int]:
+    """Serve WARM_UP + `count` requests in-process, `concurrency` at a time."""
     import django
 
     django.setup()
@@ -49,9 +58,14 @@ def serve(path: str, token: str, count: int) -> dict[int, int]:
     from config.asgi import application
 
     headers = [(b"host", b"127.0.0.1"), (b"authorization", f"Bearer {token}".encode())]
+    if body:
+        headers += [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ]
     scope = {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
-        "method": "GET", "scheme": "http", "path": path, "raw_path": path.encode(),
+        "method": method, "scheme": "http", "path": path, "raw_path": path.encode(),
         "query_string": b"", "root_path": "", "headers": headers,
         "server": ("127.0.0.1", 8000), "client": ("127.0.0.1", 1234),
     }  # fmt: skip
@@ -61,20 +75,25 @@ def serve(path: str, token: str, count: int) -> dict[int, int]:
         if message["type"] == "http.response.start":
             statuses[message["status"]] = statuses.get(message["status"], 0) + 1
 
+    async def one() -> None:
+        sent = False
+
+        async def receive() -> dict[str, Any]:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            await asyncio.Event().wait()  # no disconnect: wait to be cancelled
+            raise AssertionError("unreachable")
+
+        await application(dict(scope), receive, send)
+
     async def main() -> None:
-        for _ in range(WARM_UP + count):
-            sent = False
-
-            async def receive() -> dict[str, Any]:
-                nonlocal sent
-                if not sent:
-                    sent = True
-                    return {"type": "http.request", "body": b"", "more_body": False}
-                await asyncio.Event().wait()  # no disconnect: wait to be cancelled
-                raise AssertionError("unreachable")
-
-            await application(dict(scope), receive, send)
-            # Let the loop run between requests, as a server's does: callbacks
+        # The warm-up is the same whole batches with and without `count`.
+        batches = -(-WARM_UP // concurrency) + count // concurrency
+        for _ in range(batches):
+            await asyncio.gather(*(one() for _ in range(concurrency)))
+            # Let the loop run between batches, as a server's does: callbacks
             # a request left (a cancelled task's last step) run now, not
             # after all of them.
             await asyncio.sleep(0)
@@ -83,12 +102,13 @@ def serve(path: str, token: str, count: int) -> dict[int, int]:
     return statuses
 
 
-def count_instructions(env: dict[str, str], requests: int) -> int:
+def count_instructions(env: dict[str, str], requests: int, concurrency: int) -> int:
     """Run `serve` under callgrind; return the instructions it executed."""
     with tempfile.NamedTemporaryFile(suffix=".callgrind") as out:
         run = subprocess.run(
             ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out.name}",
-             sys.executable, "-m", "bench.instructions", "--serve", str(requests)],
+             sys.executable, "-m", "bench.instructions", "--serve", str(requests),
+             "--concurrency", str(concurrency)],
             cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800,
         )  # fmt: skip
     found = re.search(r"Collected : (\d+)", run.stderr)
@@ -104,14 +124,25 @@ def count_instructions(env: dict[str, str], requests: int) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--endpoint", choices=sorted(PATHS), default="health")
+    parser.add_argument("--endpoint", choices=sorted(ENDPOINTS), default="health")
     parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument(
+        "--concurrency", type=int, default=1,
+        help="requests in flight at once (more than the request threads: some wait)",
+    )  # fmt: skip
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     options = parser.parse_args()
+    if options.requests % options.concurrency:
+        parser.error("--requests must be a multiple of --concurrency")
 
     if options.serve is not None:  # the process under valgrind
         statuses = serve(
-            os.environ["BENCH_PATH"], os.environ["BENCH_TOKEN"], options.serve
+            os.environ["BENCH_METHOD"],
+            os.environ["BENCH_PATH"],
+            os.environ["BENCH_BODY"].encode(),
+            os.environ["BENCH_TOKEN"],
+            options.serve,
+            options.concurrency,
         )
         print("STATUSES", json.dumps(statuses))
         return
@@ -130,19 +161,23 @@ def main() -> None:
                 ).fetchone()
             assert row is not None
             staff_id = row[0]
+            method, path, body = ENDPOINTS[options.endpoint]
             env = {
                 **server.env,
                 "DJANGO_SETTINGS_MODULE": "config.settings",
-                "BENCH_PATH": PATHS[options.endpoint].format(id=staff_id),
+                "BENCH_METHOD": method,
+                "BENCH_PATH": path.format(id=staff_id),
+                "BENCH_BODY": body,
                 "BENCH_TOKEN": server.token,
             }
-            base = count_instructions(env, 0)
-            loaded = count_instructions(env, options.requests)
+            base = count_instructions(env, 0, options.concurrency)
+            loaded = count_instructions(env, options.requests, options.concurrency)
         finally:
             server.stop()
     per_request = (loaded - base) / options.requests
     print(f"{options.endpoint}: {per_request:,.0f} instructions per request "
-          f"({options.requests} requests; {loaded:,} - {base:,} at start-up and warm-up)")  # fmt: skip
+          f"({options.requests} requests, {options.concurrency} at a time; "
+          f"{loaded:,} - {base:,} at start-up and warm-up)")  # fmt: skip
 
 
 if __name__ == "__main__":
