@@ -7,7 +7,6 @@ creating and deleting are 403.
 
 from collections.abc import Iterable, Mapping
 
-from django.db.models import QuerySet
 from ninja.errors import ValidationError
 
 from config.errors import Forbidden
@@ -16,11 +15,9 @@ from users.models import User
 STAFF_ONLY_FIELDS = ("is_active", "is_staff")
 
 
-def users_visible_to(actor: User) -> QuerySet[User]:
-    """Return the users `actor` may read and change."""
-    if actor.is_staff:
-        return User.objects.all()
-    return User.objects.filter(pk=actor.pk)
+def may_see(actor: User, user_id: int) -> bool:
+    """Whether `actor` may read and change the user with this id."""
+    return actor.is_staff or actor.pk == user_id
 
 
 def require_staff(actor: User) -> None:

@@ -3,17 +3,23 @@
 from django.db.models import F, QuerySet
 
 from config.db import db_call
+from config.rows import row_by_pk
 from users import access
 from users.errors import UserNotFound
 from users.models import User
 
 
+def user_by_id(*, actor: User, user_id: int) -> User:
+    """Return the user with this id, or raise UserNotFound (also when hidden); sync."""
+    user = row_by_pk(User, user_id) if access.may_see(actor, user_id) else None
+    if user is None:
+        raise UserNotFound()
+    return user
+
+
 async def user_get(*, actor: User, user_id: int) -> User:
     """Return the user with this id, or raise UserNotFound (also when hidden)."""
-    try:
-        return await db_call(access.users_visible_to(actor).get)(pk=user_id)
-    except User.DoesNotExist as exc:
-        raise UserNotFound() from exc
+    return await db_call(user_by_id)(actor=actor, user_id=user_id)
 
 
 def user_list(

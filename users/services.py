@@ -5,16 +5,18 @@ live inside one thread, and one hop per request is cheaper than one per query.
 Who may change whom is decided by users/access.py, through `actor`.
 """
 
+import contextlib
 from collections.abc import Mapping
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, router, transaction
 from django.utils import timezone
 from ninja.errors import ValidationError
 
 from config.db import db_call
-from users import access
+from config.rows import update_returning
+from users import access, selectors
 from users.errors import EmailTaken, UserNotFound
 from users.models import User
 
@@ -61,22 +63,24 @@ def _user_update(*, actor: User, user_id: int, changes: Mapping[str, object]) ->
     values = dict(changes)
     if isinstance(values.get("email"), str):
         values["email"] = User.objects.normalize_email(str(values["email"]))
-    visible = access.users_visible_to(actor)
+    if not access.may_see(actor, user_id):
+        raise UserNotFound()
+    if not values:
+        return selectors.user_by_id(actor=actor, user_id=user_id)
+    values["updated_at"] = timezone.now()
+    # One UPDATE of the sent columns only, returning the row: nothing read
+    # first, so nothing stale is written back over a concurrent change, and
+    # one statement is its own transaction. Inside an enclosing one, a
+    # savepoint keeps a duplicate email from breaking it.
+    enclosed = connections[router.db_for_write(User)].in_atomic_block
     try:
-        with transaction.atomic():
-            if values:
-                # An UPDATE of the sent columns only: nothing read first, so
-                # nothing stale is written back over a concurrent change.
-                found = visible.filter(pk=user_id).update(
-                    **values, updated_at=timezone.now()
-                )
-                if not found:
-                    raise UserNotFound()
-            return visible.get(pk=user_id)
-    except User.DoesNotExist as exc:
-        raise UserNotFound() from exc
+        with transaction.atomic() if enclosed else contextlib.nullcontext():
+            user = update_returning(User, user_id, values)
     except IntegrityError as exc:
         raise EmailTaken() from exc
+    if user is None:
+        raise UserNotFound()
+    return user
 
 
 def _user_delete(*, actor: User, user_id: int) -> None:

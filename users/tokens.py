@@ -4,16 +4,12 @@ import functools
 import hashlib
 import hmac
 import secrets
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from django.db import connections, router
-from django.db.models import Field, Model
-from django.db.models.expressions import Col
 from django.utils import timezone
 
+from config.rows import columns
 from users.models import ApiToken, User
 
 # Refreshing last_used_at on every request would turn each read into a write.
@@ -40,77 +36,34 @@ def token_issue(
     return token, raw
 
 
-@dataclass(frozen=True)
-class _TokenQuery:
-    sql: str
-    token_attnames: Sequence[str]
-    user_attnames: Sequence[str]
-    converters: Sequence[tuple[int, Col, Sequence[Callable[..., Any]]]]
-
-
 @functools.cache
-def _token_query(alias: str) -> _TokenQuery:
-    """The SELECT that `select_related("user").get(prefix=...)` runs, built once.
+def _token_sql(alias: str) -> str:
+    """The SELECT that `select_related("user").get(prefix=...)` runs, written once.
 
     Every request authenticates, and the ORM builds and compiles this join
     anew each time: about 0.5 ms of CPU per request, the largest single cost
-    of a point GET (measured in #6). The statement is the ORM's own, written
-    from the models' metadata; rows get the converters the ORM would apply.
+    of a point GET (measured in #6). See config/rows.py.
     """
-    connection = connections[alias]
-    qn = connection.ops.quote_name
-
-    def column(model: type[Model], field: Field[Any, Any]) -> str:
-        return f"{qn(model._meta.db_table)}.{qn(str(field.column))}"
-
-    token_fields, user_fields = (
-        ApiToken._meta.concrete_fields,
-        User._meta.concrete_fields,
-    )
-    columns = [column(ApiToken, f) for f in token_fields]
-    columns += [column(User, f) for f in user_fields]
-    user_fk = ApiToken._meta.get_field("user")
-    prefix = ApiToken._meta.get_field("prefix")
-    sql = (
-        f"SELECT {', '.join(columns)} FROM {qn(ApiToken._meta.db_table)}"
-        f" INNER JOIN {qn(User._meta.db_table)}"
-        f" ON ({column(ApiToken, user_fk)} = {column(User, User._meta.get_field('id'))})"
-        f" WHERE {column(ApiToken, prefix)} = %s"
-    )
-    converters = []
-    for index, field in enumerate([*token_fields, *user_fields]):
-        model = ApiToken if index < len(token_fields) else User
-        col = field.get_col(model._meta.db_table)
-        found = connection.ops.get_db_converters(col) + col.get_db_converters(
-            connection
-        )
-        if found:
-            converters.append((index, col, found))
-    return _TokenQuery(
-        sql,
-        [f.attname for f in token_fields],
-        [f.attname for f in user_fields],
-        converters,
+    token, user = columns(ApiToken, alias), columns(User, alias)
+    return (
+        f"SELECT {token.select}, {user.select} FROM {token.table}"
+        f" INNER JOIN {user.table} ON ({token.column('user')} = {user.column('pk')})"
+        f" WHERE {token.column('prefix')} = %s"
     )
 
 
 def _find_token(prefix: str) -> ApiToken | None:
     """Return the token with this prefix, its user loaded, or None."""
     alias = router.db_for_read(ApiToken)
-    query = _token_query(alias)
-    connection = connections[alias]
-    with connection.cursor() as cursor:
-        cursor.execute(query.sql, [prefix])
+    with connections[alias].cursor() as cursor:
+        cursor.execute(_token_sql(alias), [prefix])
         row = cursor.fetchone()
     if row is None:
         return None
-    values = list(row)
-    for index, col, converters in query.converters:
-        for convert in converters:
-            values[index] = convert(values[index], col, connection)
-    split = len(query.token_attnames)
-    token = ApiToken.from_db(alias, query.token_attnames, values[:split])
-    token.user = User.from_db(alias, query.user_attnames, values[split:])
+    token_columns = columns(ApiToken, alias)
+    split = len(token_columns.attnames)
+    token = token_columns.instance(row[:split])
+    token.user = columns(User, alias).instance(row[split:])
     return token
 
 

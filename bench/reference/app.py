@@ -9,8 +9,9 @@ same work per request as the Django service for these endpoints:
   looked up by prefix joined to its user, checked against the SHA-256 digest
   of the whole token, its revocation, expiry and the user's `is_active`, and
   `last_used_at` is written at most once a minute (users/tokens.py); reads run
-  in autocommit, writes in one transaction (users/services.py); a page is the
-  rows and then a count (Ninja's LimitOffsetPagination);
+  in autocommit, a create in one transaction, a PATCH in one UPDATE ...
+  RETURNING (users/services.py); a page is the rows and then a count
+  (Ninja's LimitOffsetPagination);
 - a pooled connection per request, not tested before use (Django's request
   threads keep theirs and check it without a round trip; see config/db.py);
 - the same validation: pydantic models with `extra="forbid"`, the same
@@ -470,9 +471,9 @@ def _require_staff(actor: Row[Any]) -> None:
         raise ApiError(403, "forbidden", "Only staff may do this.")
 
 
-def _visible_to(actor: Row[Any]) -> list[Any]:
-    """users/access.py's users_visible_to, as WHERE clauses."""
-    return [] if actor.is_staff else [users.c.id == actor.id]
+def _may_see(actor: Row[Any], user_id: int) -> bool:
+    """users/access.py's may_see."""
+    return bool(actor.is_staff) or actor.id == user_id
 
 
 async def _begin_transaction(conn: AsyncConnection) -> None:
@@ -491,7 +492,10 @@ def _fields(row: Row[Any]) -> dict[str, Any]:
 
 
 async def _get_user(conn: AsyncConnection, actor: Row[Any], user_id: int) -> Row[Any]:
-    stmt = select(users).where(users.c.id == user_id, *_visible_to(actor)).limit(21)
+    """users/selectors.py's user_by_id (config/rows.py's row_by_pk)."""
+    if not _may_see(actor, user_id):
+        raise _user_not_found()
+    stmt = select(users).where(users.c.id == user_id)
     row: Row[Any] | None = (await conn.execute(stmt)).first()
     if row is None:
         raise _user_not_found()
@@ -586,22 +590,26 @@ async def patch_user(
     if isinstance(changes.get("email"), str):
         local, _, domain = changes["email"].strip().rpartition("@")
         changes["email"] = f"{local}@{domain.lower()}"
-    await _begin_transaction(conn)
+    if not changes:
+        return _fields(await _get_user(conn, actor, user_id))
+    if not _may_see(actor, user_id):
+        raise _user_not_found()
+    # users/services.py: one UPDATE ... RETURNING in autocommit.
+    stmt = (
+        update(users)
+        .where(users.c.id == user_id)
+        .values(**changes, updated_at=datetime.now(UTC))
+        .returning(*users.c)
+    )
     try:
-        async with conn.begin():
-            if changes:
-                stmt = (
-                    update(users)
-                    .where(users.c.id == user_id, *_visible_to(actor))
-                    .values(**changes, updated_at=datetime.now(UTC))
-                )
-                if not (await conn.execute(stmt)).rowcount:
-                    raise _user_not_found()
-            return _fields(await _get_user(conn, actor, user_id))
+        row: Row[Any] | None = (await conn.execute(stmt)).first()
     except IntegrityError:
         raise ApiError(
             409, "email_taken", "A user with this email already exists."
         ) from None
+    if row is None:
+        raise _user_not_found()
+    return _fields(row)
 
 
 async def _check_body(request: Request) -> None:
