@@ -132,7 +132,7 @@ def main() -> None:
     )  # fmt: skip
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     options = parser.parse_args()
-    if options.requests % options.concurrency:
+    if options.serve is None and options.requests % options.concurrency:
         parser.error("--requests must be a multiple of --concurrency")
 
     if options.serve is not None:  # the process under valgrind
