@@ -23,7 +23,7 @@ import contextvars
 import functools
 import threading
 from collections.abc import Awaitable, Callable
-from typing import Any, ParamSpec, Protocol, TypeVar
+from typing import Any, Generic, ParamSpec, Protocol, TypeVar
 
 from asgiref.sync import AsyncToSync, sync_to_async
 from django.db import connections
@@ -103,25 +103,37 @@ def holds_connection() -> bool:
     )
 
 
-def db_call(func: Callable[P, R]) -> Callable[P, Awaitable[R]]:
-    """`sync_to_async(func)`, giving a pooled connection back when it returns."""
+class DbCall(Generic[P, R]):
+    """db_call's wrapper: one small object per call site's use, no closures.
 
-    @functools.wraps(func)
-    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+    Callers wrap at each use (`await db_call(f)(...)`), so making the wrapper
+    is part of every request: two closures, functools.wraps and their
+    ParamSpec annotations cost ~5 µs; this, ~0.3 µs (#6).
+    """
+
+    __slots__ = ("func",)
+
+    def __init__(self, func: Callable[P, R]) -> None:
+        self.func = func
+
+    def run(self, *args: P.args, **kwargs: P.kwargs) -> R:
         try:
-            return func(*args, **kwargs)
+            return self.func(*args, **kwargs)
         finally:
             release_pooled_connections()
 
-    async def call(*args: P.args, **kwargs: P.kwargs) -> R:
+    async def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         thread = request_thread.get()
         # Sync code of this request that called async_to_sync() has the thread
         # waiting on it: asgiref then runs calls in that sync code's thread.
         if thread is None or getattr(AsyncToSync.executors, "current", None):
-            return await sync_to_async(run)(*args, **kwargs)
-        return await on_request_thread(thread, run, *args, **kwargs)
+            return await sync_to_async(self.run)(*args, **kwargs)
+        return await on_request_thread(thread, self.run, *args, **kwargs)
 
-    return call
+
+def db_call(func: Callable[P, R]) -> Callable[P, Awaitable[R]]:
+    """`sync_to_async(func)`, giving a pooled connection back when it returns."""
+    return DbCall(func)
 
 
 async def on_request_thread(

@@ -129,6 +129,13 @@ def _unhashed_static_files(settings: Settings) -> None:
     }
 
 
+def _called(func: Callable[..., Any]) -> str:
+    """The name of what runs: db_call's wrapper (a bound `run`) names its function."""
+    if isinstance(owner := getattr(func, "__self__", None), db.DbCall):
+        func = owner.func
+    return getattr(func, "__qualname__", repr(func))
+
+
 @pytest.fixture
 def hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The names of the functions requests send to a thread: through
@@ -140,13 +147,13 @@ def hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     async def counting_call(
         self: SyncToAsync[Any, Any], *args: Any, **kwargs: Any
     ) -> Any:
-        calls.append(getattr(self.func, "__qualname__", repr(self.func)))
+        calls.append(_called(self.func))
         return await real_call(self, *args, **kwargs)
 
     async def counting_on_thread(
         thread: db.LentThread, func: Callable[..., Any], *args: Any, **kwargs: Any
     ) -> Any:
-        calls.append(func.__qualname__)
+        calls.append(_called(func))
         return await real_on_thread(thread, func, *args, **kwargs)
 
     monkeypatch.setattr(SyncToAsync, "__call__", counting_call)
