@@ -122,9 +122,12 @@ class RequestThread(Executor):
         self._put((future, functools.partial(fn, *args, **kwargs)))
         return future
 
-    def call(self, fn: Callable[[], Any]) -> "asyncio.Future[Any]":
-        """Run `fn` on the thread; its outcome, on the running loop."""
-        future = asyncio.get_running_loop().create_future()
+    def call(
+        self, fn: Callable[[], Any], future: "asyncio.Future[Any] | None" = None
+    ) -> "asyncio.Future[Any]":
+        """Run `fn` on the thread; its outcome, on the running loop (in `future`)."""
+        if future is None:
+            future = asyncio.get_running_loop().create_future()
         self._put((future, fn))
         return future
 
@@ -229,7 +232,10 @@ class _LentThread(Executor):
         # itself can tell.
         self.holds_connection = False
         # Calls made while every thread was busy, run once one is given back.
-        self._pending: list[tuple[Future[Any], Callable[..., Any], Any, Any]] = []
+        # An asyncio future for call(), a concurrent one for submit().
+        self._pending: list[
+            tuple[Future[Any] | asyncio.Future[Any], Callable[[], Any]]
+        ] = []
         self._expiry: asyncio.TimerHandle | None = None
         self.ended = False
 
@@ -258,51 +264,66 @@ class _LentThread(Executor):
     ) -> Future[Any]:
         thread = self._borrow()
         if thread is None:
-            return self._wait(fn, args, kwargs)
+            future: Future[Any] = Future()
+            self._wait(future, functools.partial(fn, *args, **kwargs))
+            return future
         return thread.submit(self._run, fn, *args, **kwargs)
 
     def call(self, fn: Callable[[], Any]) -> "asyncio.Future[Any]":
         """Run `fn` on the request's thread (RequestThread.call)."""
         thread = self._borrow()
         if thread is None:
-            return asyncio.wrap_future(self._wait(fn, (), {}))
+            future = asyncio.get_running_loop().create_future()
+            self._wait(future, fn)
+            return future
         return thread.call(functools.partial(self._run, fn))
 
-    def _wait(self, fn: Callable[..., Any], args: Any, kwargs: Any) -> Future[Any]:
-        """Queue the call for the next thread given back (on the loop, as submit)."""
-        future: Future[Any] = Future()
+    def _wait(
+        self, future: "Future[Any] | asyncio.Future[Any]", fn: Callable[[], Any]
+    ) -> None:
+        """Queue the call for the next thread given back (on the loop)."""
         if not self._pending:  # the first call queued: wait in line
             self._threads.waiting.append(self)
             loop = asyncio.get_running_loop()
             self._expiry = loop.call_later(self._threads.wait_s, self._expire)
-        self._pending.append((future, fn, args, kwargs))
-        return future
+        self._pending.append((future, fn))
 
     def _expire(self) -> None:
         if not self._pending:
             return
         self._threads.waiting.remove(self)
         pending, self._pending = self._pending, []
-        for future, *_ in pending:
-            if future.set_running_or_notify_cancel():
-                future.set_exception(
-                    ThreadsBusy(
-                        f"no request thread free after {self._threads.wait_s} s"
-                    )
-                )
+        for future, _ in pending:
+            busy = ThreadsBusy(f"no request thread free after {self._threads.wait_s} s")
+            if isinstance(future, Future):
+                if future.set_running_or_notify_cancel():
+                    future.set_exception(busy)
+            elif not future.done():
+                future.set_exception(busy)
 
     def take(self, executor: RequestThread) -> bool:
         """Run the queued calls on `executor`; False if all were cancelled meanwhile."""
         if self._expiry is not None:
             self._expiry.cancel()
         pending, self._pending = self._pending, []
-        live = [call for call in pending if call[0].set_running_or_notify_cancel()]
+        live = [
+            (future, fn)
+            for future, fn in pending
+            if (
+                future.set_running_or_notify_cancel()
+                if isinstance(future, Future)
+                else not future.cancelled()
+            )
+        ]
         if not live:
             return False  # the client went away while it waited
         self.borrowed = executor
-        for future, fn, args, kwargs in live:
-            inner = executor.submit(self._run, fn, *args, **kwargs)
-            inner.add_done_callback(functools.partial(_copy_outcome, to=future))
+        for future, fn in live:
+            if isinstance(future, Future):
+                inner = executor.submit(self._run, fn)
+                inner.add_done_callback(functools.partial(_copy_outcome, to=future))
+            else:  # straight back to the loop, as call() does
+                executor.call(functools.partial(self._run, fn), future)
         return True
 
     def _run(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:

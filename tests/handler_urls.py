@@ -25,6 +25,13 @@ async def sync_work(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"thread": thread})
 
 
+async def db_call_work(request: HttpRequest) -> JsonResponse:
+    """sync_work through db_call: straight to the request's thread."""
+    seconds = float(request.GET.get("seconds", "0"))
+    thread = await db_call(_work)(seconds)
+    return JsonResponse({"thread": thread})
+
+
 def _slow_query(seconds: float) -> int:
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
@@ -134,6 +141,7 @@ async def create_then_fail(request: HttpRequest) -> JsonResponse:
 
 urlpatterns = [
     path("work", sync_work),
+    path("work-db-call", db_call_work),
     path("slow-query", slow_query),
     path("users", count_users),
     path("users-released", count_users_released),

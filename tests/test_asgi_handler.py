@@ -164,20 +164,21 @@ async def test_disconnected_request_gives_its_thread_back() -> None:
 
 
 @pytest.mark.asyncio
-async def test_a_request_that_disconnects_while_waiting_for_a_thread_leaves_the_line() -> (
-    None
-):
+@pytest.mark.parametrize("path", ["/work", "/work-db-call"])  # submit(), call()
+async def test_a_request_that_disconnects_while_waiting_for_a_thread_leaves_the_line(
+    path: str,
+) -> None:
     """With kept connections, a request waits for a busy thread; if its client
     goes away meanwhile, the thread goes to the next request, not to it."""
     handler = LongLivedThreadsASGIHandler(threads=1, keep_connections=True, wait_s=5)
     api = _client(handler)
-    busy = asyncio.create_task(api.get("/work", params={"seconds": 0.5}))
+    busy = asyncio.create_task(api.get(path, params={"seconds": 0.5}))
     await asyncio.sleep(0.1)
 
     # It would hold the thread 2 s if its queued call still ran.
-    await _disconnecting_call(handler, seconds=2)  # waits, then gives up
+    await _disconnecting_call(handler, seconds=2, path=path)  # waits, gives up
     started = asyncio.get_running_loop().time()
-    after = await api.get("/work")
+    after = await api.get(path)
     waited = asyncio.get_running_loop().time() - started
 
     assert (await busy).status_code == 200
