@@ -92,7 +92,10 @@ def serve(
         # The warm-up is the same whole batches with and without `count`.
         batches = -(-WARM_UP // concurrency) + count // concurrency
         for _ in range(batches):
-            await asyncio.gather(*(one() for _ in range(concurrency)))
+            if concurrency == 1:  # no task of its own, as before --concurrency
+                await one()
+            else:
+                await asyncio.gather(*(one() for _ in range(concurrency)))
             # Let the loop run between batches, as a server's does: callbacks
             # a request left (a cancelled task's last step) run now, not
             # after all of them.
