@@ -8,6 +8,16 @@ these subclasses call them straight from the event loop. The one hook that can
 write, saving a changed session (and messages kept in it), still goes to the
 request's thread, and only when there is something to save.
 
+A call to the API that carries no cookies (a REST client with a bearer
+token, a probe) skips the session, CSRF, authentication and message hooks
+(#6): without a cookie there is no session to load, no CSRF cookie to check
+or renew, no session user and no stored message, so they would only make
+empty objects for it. It gets the anonymous user, as the session would have
+given it; it has no request.session and no message storage, so code that
+wrote either on such a call would fail loudly rather than lose the write.
+CSRF's process_view() still runs (the handler calls it). The docs page, a
+browser page, and every path outside /api/ go through all the hooks.
+
 Under WSGI they behave exactly as Django's own. CSRF_USE_SESSIONS must stay
 off: with it the CSRF hooks would read the session from the database.
 """
@@ -17,6 +27,7 @@ from typing import Any, cast
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth import middleware as auth
+from django.contrib.auth.models import AnonymousUser
 from django.contrib.messages import middleware as messages
 from django.contrib.messages.storage import default_storage
 from django.contrib.sessions import middleware as sessions
@@ -25,11 +36,30 @@ from django.http.response import HttpResponseBase
 from django.middleware import clickjacking, common, csrf, security
 from django.utils.functional import SimpleLazyObject, empty
 
+# The API's paths (config/urls.py) but its docs page, a browser page that
+# may set the CSRF cookie.
+_API, _API_DOCS = "/api/", "/api/docs"
+
+
+def cookieless_api_call(request: HttpRequest) -> bool:
+    """Whether this is a call to the API that carries no cookies."""
+    path = request.path_info
+    return (
+        "HTTP_COOKIE" not in request.META
+        and path.startswith(_API)
+        and not path.startswith(_API_DOCS)
+    )
+
 
 class OnLoopMixin:
     """Run a MiddlewareMixin's hooks on the event loop (see the module's docstring)."""
 
     get_response: Any
+    # Whether the middleware has nothing to do for a cookieless API call.
+    cookies_only = False
+
+    def stand_in(self, request: HttpRequest) -> None:
+        """What a cookieless API call gets instead of this middleware's hooks."""
 
     def response_needs_thread(
         self, request: HttpRequest, response: HttpResponseBase
@@ -38,6 +68,9 @@ class OnLoopMixin:
         return False
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        if self.cookies_only and cookieless_api_call(request):
+            self.stand_in(request)
+            return cast(HttpResponseBase, await self.get_response(request))
         response: HttpResponseBase | None = None
         if hasattr(self, "process_request"):
             response = self.process_request(request)
@@ -56,6 +89,8 @@ class SecurityMiddleware(OnLoopMixin, security.SecurityMiddleware):
 
 
 class SessionMiddleware(OnLoopMixin, sessions.SessionMiddleware):
+    cookies_only = True
+
     def response_needs_thread(
         self, request: HttpRequest, response: HttpResponseBase
     ) -> bool:
@@ -68,6 +103,8 @@ class CommonMiddleware(OnLoopMixin, common.CommonMiddleware):
 
 
 class CsrfViewMiddleware(OnLoopMixin, csrf.CsrfViewMiddleware):
+    cookies_only = True  # process_view() still runs (the handler calls it)
+
     def __init__(self, get_response: Any) -> None:
         super().__init__(get_response)
         if self.async_mode:
@@ -83,7 +120,18 @@ class CsrfViewMiddleware(OnLoopMixin, csrf.CsrfViewMiddleware):
 
 
 class AuthenticationMiddleware(OnLoopMixin, auth.AuthenticationMiddleware):
-    pass  # request.user and request.auser are lazy: nothing is read here
+    """request.user and request.auser are lazy: nothing is read here."""
+
+    cookies_only = True
+
+    def stand_in(self, request: HttpRequest) -> None:
+        # What they would find without a session cookie (and without a session).
+        request.user = AnonymousUser()
+        request.auser = _anonymous
+
+
+async def _anonymous() -> AnonymousUser:
+    return AnonymousUser()
 
 
 def _untouched(storage: object) -> bool:
@@ -97,6 +145,8 @@ class MessageMiddleware(OnLoopMixin, messages.MessageMiddleware):
     a session storage and a cookie signer, ~25 µs, which the API never uses
     (#6). Untouched, it has nothing to store, as Django's would not.
     """
+
+    cookies_only = True
 
     def process_request(self, request: HttpRequest) -> None:
         request._messages = SimpleLazyObject(lambda: default_storage(request))  # type: ignore[attr-defined]
