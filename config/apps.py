@@ -1,9 +1,10 @@
-"""The project's own app: its system checks and its request-signal wiring."""
+"""The project's own app: its system checks, request-signal and connection wiring."""
 
 from django.apps import AppConfig
 from django.conf import settings
 from django.core.signals import request_started
 from django.db import close_old_connections, connections, reset_queries
+from django.db.backends.signals import connection_created
 
 
 def request_start_hooks_needed() -> bool:
@@ -28,6 +29,9 @@ class ProjectConfig(AppConfig):
 
     def ready(self) -> None:
         from config import checks  # noqa: F401  # registers them
+        from config.pg_loaders import use_fast_timestamptz_loader
+
+        connection_created.connect(use_fast_timestamptz_loader)
 
         if not request_start_hooks_needed():
             request_started.disconnect(close_old_connections)
