@@ -42,11 +42,12 @@ class Columns(Generic[M]):
 
     def instance(self, values: Sequence[Any]) -> M:
         """The instance the ORM would make of these values (a row's slice)."""
-        values = list(values)
-        connection = connections[self.alias]
-        for index, col, converters in self.converters:
-            for convert in converters:
-                values[index] = convert(values[index], col, connection)
+        if self.converters:  # none on PostgreSQL for these models: no lookup
+            values = list(values)
+            connection = connections[self.alias]
+            for index, col, converters in self.converters:
+                for convert in converters:
+                    values[index] = convert(values[index], col, connection)
         return self.model.from_db(self.alias, self.attnames, values)
 
 
