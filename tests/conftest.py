@@ -8,7 +8,9 @@ and get real commits, one connection per request.
 
 import contextlib
 import inspect
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -116,6 +118,15 @@ def bob(db: None) -> User:
 def _fresh_cache() -> None:
     """Start each test with empty rate-limit counters (the in-memory cache)."""
     cache.clear()
+
+
+@pytest.fixture
+def one_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hold the rate limits' clock still, so all of a test's requests fall in
+    one fixed window. A test whose requests straddled a window's edge would
+    see its count start again and miss the refusal it expects."""
+    held = time.time()
+    monkeypatch.setattr("config.throttles.time", SimpleNamespace(time=lambda: held))
 
 
 @pytest.fixture(autouse=True)

@@ -68,7 +68,7 @@ def carol(db: None) -> User:
 
 
 async def test_user_rate_limit_is_429_with_retry_after(
-    backend: str, settings: Settings, carol: User, ann: User
+    backend: str, one_window: None, settings: Settings, carol: User, ann: User
 ) -> None:
     """Past the per-user rate, requests get 429; another user is not affected."""
     settings.API_THROTTLE_USER = "3/m"
@@ -86,7 +86,11 @@ async def test_user_rate_limit_is_429_with_retry_after(
 
 
 async def test_anonymous_rate_limit_is_429(
-    backend: str, settings: Settings, anon: httpx.AsyncClient, carol: User
+    backend: str,
+    one_window: None,
+    settings: Settings,
+    anon: httpx.AsyncClient,
+    carol: User,
 ) -> None:
     """Past the anonymous rate, a client without credentials gets 429."""
     settings.API_THROTTLE_ANON = "2/m"
@@ -102,6 +106,7 @@ async def test_anonymous_rate_limit_is_429(
 @pytest.mark.parametrize("backend", ["redis"], indirect=True)
 async def test_rate_limits_in_redis_are_counted_off_the_event_loop(
     backend: str,
+    one_window: None,
     settings: Settings,
     anon: httpx.AsyncClient,
     carol: User,
@@ -131,7 +136,11 @@ async def test_rate_limits_in_redis_are_counted_off_the_event_loop(
 
 
 async def test_failed_token_guesses_are_limited(
-    backend: str, settings: Settings, anon: httpx.AsyncClient, carol: User
+    backend: str,
+    one_window: None,
+    settings: Settings,
+    anon: httpx.AsyncClient,
+    carol: User,
 ) -> None:
     """After too many bad tokens from one address, even a good token waits."""
     settings.API_THROTTLE_FAILED_AUTH = "3/h"
@@ -151,7 +160,11 @@ async def test_failed_token_guesses_are_limited(
 
 
 async def test_login_is_limited_per_address(
-    backend: str, settings: Settings, anon: httpx.AsyncClient, carol: User
+    backend: str,
+    one_window: None,
+    settings: Settings,
+    anon: httpx.AsyncClient,
+    carol: User,
 ) -> None:
     """Login attempts past the limit get 429, even with the right password."""
     settings.API_THROTTLE_LOGIN = "2/m"
@@ -166,7 +179,11 @@ async def test_login_is_limited_per_address(
 
 
 async def test_rotating_forwarded_for_does_not_escape_the_limit(
-    backend: str, settings: Settings, anon: httpx.AsyncClient, carol: User
+    backend: str,
+    one_window: None,
+    settings: Settings,
+    anon: httpx.AsyncClient,
+    carol: User,
 ) -> None:
     """With no trusted proxy, X-Forwarded-For is ignored for the client address."""
     settings.API_THROTTLE_LOGIN = "2/m"
@@ -187,7 +204,11 @@ async def test_rotating_forwarded_for_does_not_escape_the_limit(
 
 
 async def test_trusted_proxy_separates_clients(
-    backend: str, settings: Settings, anon: httpx.AsyncClient, carol: User
+    backend: str,
+    one_window: None,
+    settings: Settings,
+    anon: httpx.AsyncClient,
+    carol: User,
 ) -> None:
     """Behind one trusted proxy, the address it forwards is the client."""
     settings.NUM_PROXIES = 1
@@ -205,7 +226,7 @@ async def test_trusted_proxy_separates_clients(
 
 
 async def test_job_submission_has_its_own_stricter_limit(
-    backend: str, settings: Settings, carol: User
+    backend: str, one_window: None, settings: Settings, carol: User
 ) -> None:
     """Jobs are limited per user separately from other requests."""
     settings.API_THROTTLE_JOBS = "2/m"

@@ -316,7 +316,7 @@ async def test_non_staff_cannot_log_in(anon: httpx.AsyncClient, db: None) -> Non
 
 
 async def test_admin_login_is_rate_limited(
-    anon: httpx.AsyncClient, db: None, settings: Settings
+    anon: httpx.AsyncClient, db: None, one_window: None, settings: Settings
 ) -> None:
     """Log-in attempts past API_THROTTLE_LOGIN get 429 with Retry-After."""
     settings.API_THROTTLE_LOGIN = "2/m"
