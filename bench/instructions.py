@@ -15,7 +15,7 @@ work of a request, not its contention. With `--concurrency` above the
 request threads (9 with the default pool), some requests wait for a
 thread, as on a saturated server.
 
-    uv run python -m bench.instructions [--endpoint health|get_user|patch_user]
+    uv run python -m bench.instructions [--endpoint health|get_user|patch_user|slugify|prime_factors]
         [--requests 1000] [--concurrency 1]
 
 Compare two versions of the code with the same command on each; each run
@@ -43,6 +43,9 @@ ENDPOINTS = {  # method, path, body
     "health": ("GET", "/api/health", ""),
     "get_user": ("GET", "/api/users/{id}", ""),
     "patch_user": ("PATCH", "/api/users/{id}", '{"age": 30}'),
+    "slugify": ("POST", "/api/utilities/slugify", '{"text": "Hello, World! Deja vu"}'),
+    # The server's side of a process call; the pool worker is not counted.
+    "prime_factors": ("POST", "/api/utilities/prime_factors", '{"n": 1234567890}'),
 }
 
 

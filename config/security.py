@@ -23,7 +23,7 @@ from ninja.utils import check_csrf
 
 from config.clients import client_ip
 from config.db import db_call
-from config.throttles import count_due, count_in_window, in_window
+from config.throttles import count_due, count_in_window, counts_on_loop, in_window
 from users import tokens
 from users.models import ApiToken, User
 
@@ -97,8 +97,14 @@ class BearerAuth(HttpBearer):
     """`Authorization: Bearer <token>`: an API token, checked against its digest."""
 
     async def authenticate(self, request: HttpRequest, token: str) -> User | None:
-        # One trip to the request's thread for the limit, the lookup and the count.
-        api_token = await db_call(self._check)(request, token)
+        api_token = tokens.token_verified(token)
+        if api_token is None:
+            # One trip to the request's thread for the limit, the lookup and the count.
+            api_token = await db_call(self._check)(request, token)
+        elif counts_on_loop():  # verified moments ago: no trip at all
+            self._admit(request, api_token)
+        else:  # the limits' counters are in Redis: one trip, no query
+            await db_call(self._admit)(request, api_token)
         request.api_token = api_token  # type: ignore[attr-defined]  # for DELETE /tokens/current
         return api_token.user
 
@@ -115,9 +121,20 @@ class BearerAuth(HttpBearer):
                 "auth failed kind=token ip=%s path=%s", ip, request.path
             )
             raise AuthenticationError()  # a bad token is an answer: no session fallback
+        BearerAuth._count(request, api_token)
+        return api_token
+
+    @staticmethod
+    def _admit(request: HttpRequest, api_token: ApiToken) -> None:
+        """A token verified moments ago: the failure limit still applies to
+        its address, and the request counts toward the rate limits."""
+        check_not_blocked_sync(failed_auth, request)
+        BearerAuth._count(request, api_token)
+
+    @staticmethod
+    def _count(request: HttpRequest, api_token: ApiToken) -> None:
         request.auth = api_token.user  # type: ignore[attr-defined]  # as Ninja will, for the counts
         count_due(request)
-        return api_token
 
 
 class SessionAuth(APIKeyCookie):

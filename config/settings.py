@@ -211,6 +211,12 @@ API_THROTTLE_JOBS = env.str("API_THROTTLE_JOBS", default="30/m")
 API_THROTTLE_LOGIN = env.str("API_THROTTLE_LOGIN", default="10/m")
 API_THROTTLE_FAILED_AUTH = env.str("API_THROTTLE_FAILED_AUTH", default="20/h")
 
+# A bearer token verified less than this many seconds ago is trusted again
+# without a lookup (users/token_cache.py): revoking a token or deactivating a
+# user reaches the other server processes within this time. 0: look every
+# request's token up.
+API_TOKEN_CACHE_SECONDS = env.float("API_TOKEN_CACHE_SECONDS", default=2.0)
+
 # CORS is off unless origins are listed (django-cors-headers).
 CORS_ALLOWED_ORIGINS: list[str] = env.list("DJANGO_CORS_ALLOWED_ORIGINS", default=[])
 CORS_URLS_REGEX = r"^/api/.*$"

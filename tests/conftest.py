@@ -25,6 +25,7 @@ from pytest_django import Settings
 from config import db
 from tests import factories
 from users.models import User
+from users.token_cache import verified
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -116,8 +117,10 @@ def bob(db: None) -> User:
 
 @pytest.fixture(autouse=True)
 def _fresh_cache() -> None:
-    """Start each test with empty rate-limit counters (the in-memory cache)."""
+    """Start each test with empty rate-limit counters (the in-memory cache)
+    and no token verified by an earlier test."""
     cache.clear()
+    verified.clear()
 
 
 @pytest.fixture

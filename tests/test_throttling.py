@@ -159,6 +159,31 @@ async def test_failed_token_guesses_are_limited(
     assert "Retry-After" in blocked.headers
 
 
+async def test_failed_guesses_stop_a_token_verified_moments_ago(
+    backend: str,
+    one_window: None,
+    settings: Settings,
+    anon: httpx.AsyncClient,
+    carol: User,
+) -> None:
+    """The guessing limit holds for a token this process trusts without a
+    lookup (users/token_cache.py), and its calls still count toward its rate."""
+    settings.API_THROTTLE_FAILED_AUTH = "2/h"
+    settings.API_THROTTLE_USER = "3/m"
+    good = client(await sync_to_async(factories.token)(carol))
+
+    before = [(await good.get("/api/users/me")).status_code for _ in range(2)]
+    for i in range(2):
+        await anon.get("/api/users/me", headers={"Authorization": f"Bearer x.{i}"})
+    blocked = await good.get("/api/users/me")
+    settings.API_THROTTLE_FAILED_AUTH = "100/h"
+    third, fourth = [(await good.get("/api/users/me")).status_code for _ in range(2)]
+
+    assert before == [200, 200]
+    assert blocked.status_code == 429
+    assert (third, fourth) == (200, 429)
+
+
 async def test_login_is_limited_per_address(
     backend: str,
     one_window: None,

@@ -14,9 +14,28 @@ from django.utils import timezone
 from config.validators import reject_nul_and_surrogates
 from users import emails
 from users.models import ApiToken, User
-from users.tokens import token_issue
+from users.tokens import forget_verified, token_issue
 
 security_log = logging.getLogger("security")
+
+
+class _ForgetsVerifiedTokens(admin.ModelAdmin[Any]):
+    """A change made here may stop a token: this process looks every token up
+    again (users/token_cache.py)."""
+
+    def save_model(
+        self, request: HttpRequest, obj: Any, form: Any, change: bool
+    ) -> None:
+        super().save_model(request, obj, form, change)
+        forget_verified()
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        super().delete_model(request, obj)
+        forget_verified()
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        super().delete_queryset(request, queryset)
+        forget_verified()
 
 
 class _EmailRules:
@@ -80,7 +99,7 @@ class AgeFilter(admin.SimpleListFilter):
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin[User]):
+class UserAdmin(_ForgetsVerifiedTokens, BaseUserAdmin[User]):
     form = UserEditForm
     add_form = UserCreationForm
     fieldsets = (
@@ -127,6 +146,7 @@ class UserAdmin(BaseUserAdmin[User]):
         count = queryset.filter(is_active=True).update(
             is_active=False, updated_at=timezone.now()
         )
+        forget_verified()
         security_log.info(
             "users deactivated count=%s by=%s (admin)", count, request.user.pk
         )
@@ -157,7 +177,7 @@ class TokenStateFilter(admin.SimpleListFilter):
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin[ApiToken]):
+class ApiTokenAdmin(_ForgetsVerifiedTokens, admin.ModelAdmin[ApiToken]):
     """Tokens: staff see and revoke them; the raw token shows once, when made here."""
 
     list_display = (
@@ -187,6 +207,7 @@ class ApiTokenAdmin(admin.ModelAdmin[ApiToken]):
     @admin.action(description="Revoke the selected tokens")
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
         count = queryset.filter(revoked_at=None).update(revoked_at=timezone.now())
+        forget_verified()
         security_log.info(
             "tokens revoked count=%s by=%s (admin)", count, request.user.pk
         )

@@ -16,7 +16,7 @@ from ninja.errors import ValidationError
 
 from config.db import db_call
 from config.rows import update_returning
-from users import access, selectors
+from users import access, selectors, tokens
 from users.errors import EmailTaken, UserNotFound
 from users.models import User
 
@@ -57,6 +57,10 @@ def _user_create(
         raise EmailTaken() from exc
 
 
+# Changes that leave every token as it was (is_active and is_staff do not).
+_KEEP_TOKENS_VERIFIED = frozenset({"name", "email", "age"})
+
+
 def _user_update(*, actor: User, user_id: int, changes: Mapping[str, object]) -> User:
     access.check_fields(actor, changes)
     access.refuse_self_lockout(actor, user_id, changes)
@@ -80,6 +84,8 @@ def _user_update(*, actor: User, user_id: int, changes: Mapping[str, object]) ->
         raise EmailTaken() from exc
     if user is None:
         raise UserNotFound()
+    if not _KEEP_TOKENS_VERIFIED.issuperset(changes):
+        tokens.forget_verified()
     return user
 
 
@@ -87,6 +93,7 @@ def _user_delete(*, actor: User, user_id: int) -> None:
     access.require_staff(actor)
     access.refuse_self_delete(actor, user_id)
     deleted, _ = User.objects.filter(pk=user_id).delete()
+    tokens.forget_verified()
     if not deleted:
         raise UserNotFound()
 
@@ -106,6 +113,7 @@ def _password_change(*, actor: User, current: str, new: str) -> None:
     _check_password(new, user, "new_password")
     user.set_password(new)
     user.save(update_fields=["password", "updated_at"])
+    tokens.forget_verified()
 
 
 async def user_create(

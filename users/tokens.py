@@ -5,12 +5,14 @@ import hashlib
 import hmac
 import secrets
 from datetime import timedelta
+from typing import Any
 
 from django.db import connections, router
 from django.utils import timezone
 
 from config.rows import columns
 from users.models import ApiToken, User
+from users.token_cache import verified
 
 # Refreshing last_used_at on every request would turn each read into a write.
 _LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -52,14 +54,17 @@ def _token_sql(alias: str) -> str:
     )
 
 
-def _find_token(prefix: str) -> ApiToken | None:
-    """Return the token with this prefix, its user loaded, or None."""
+def _token_row(prefix: str) -> tuple[str, tuple[Any, ...]] | None:
+    """The database alias and the joined row of the token with this prefix."""
     alias = router.db_for_read(ApiToken)
     with connections[alias].cursor() as cursor:
         cursor.execute(_token_sql(alias), [prefix])
         row = cursor.fetchone()
-    if row is None:
-        return None
+    return None if row is None else (alias, tuple(row))
+
+
+def _token(alias: str, row: tuple[Any, ...]) -> ApiToken:
+    """A new ApiToken instance, its user loaded, made of a joined row."""
     token_columns = columns(ApiToken, alias)
     split = len(token_columns.attnames)
     token = token_columns.instance(row[:split])
@@ -72,18 +77,44 @@ def token_authenticate(raw: str) -> ApiToken | None:
     prefix, dot, _ = raw.partition(".")
     if not dot or len(raw) > 128:
         return None
-    token = _find_token(prefix)
-    if token is None:
+    found = _token_row(prefix)
+    if found is None:
         return None
+    token = _token(*found)
+    digest = _digest(raw)
     # compare_digest: the time taken says nothing about how much matched.
-    if not hmac.compare_digest(token.digest, _digest(raw)):
+    if not hmac.compare_digest(token.digest, digest):
         return None
     now = timezone.now()
     if not token.is_usable(now):
         return None
     if token.last_used_at is None or now - token.last_used_at > _LAST_USED_RESOLUTION:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    verified.put(digest, *found)
     return token
+
+
+def token_verified(raw: str) -> ApiToken | None:
+    """Return the token `raw` names if this process verified it less than
+    API_TOKEN_CACHE_SECONDS ago and it has not expired since; else None (look
+    it up with token_authenticate). Needs no database: safe on the event loop."""
+    if len(raw) > 128:
+        return None
+    found = verified.get(_digest(raw))
+    if found is None:
+        return None
+    token = _token(*found)
+    return token if token.is_usable(timezone.now()) else None
+
+
+def forget_verified() -> None:
+    """Look every token up again from now on, in this process.
+
+    Called by every write here that can stop a token: a revocation, a user
+    deactivated, demoted, deleted or given a new password. Other processes
+    see it within API_TOKEN_CACHE_SECONDS (users/token_cache.py).
+    """
+    verified.clear()
 
 
 async def token_revoke(*, token: ApiToken) -> None:
@@ -91,3 +122,4 @@ async def token_revoke(*, token: ApiToken) -> None:
     await ApiToken.objects.filter(pk=token.pk, revoked_at=None).aupdate(
         revoked_at=timezone.now()
     )
+    forget_verified()

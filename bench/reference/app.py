@@ -12,6 +12,8 @@ same work per request as the Django service for these endpoints:
   in autocommit, a create in one transaction, a PATCH in one UPDATE ...
   RETURNING (users/services.py); a page is the rows and then a count
   (Ninja's LimitOffsetPagination);
+- a token verified less than API_TOKEN_CACHE_SECONDS ago trusted again
+  without a lookup (users/token_cache.py), expiry checked every time;
 - a pooled connection per request, not tested before use (Django's request
   threads keep theirs and check it without a round trip; see config/db.py);
 - the same validation: pydantic models with `extra="forbid"`, the same
@@ -47,6 +49,7 @@ import multiprocessing
 import os
 import secrets
 import string
+import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import asynccontextmanager
@@ -449,7 +452,25 @@ async def authenticate(conn: AsyncConnection, raw: str) -> Row[Any] | None:
     return row
 
 
-async def current_user(request: Request, conn: Conn) -> Row[Any]:
+# users/token_cache.py: a token verified less than this long ago is trusted
+# again without a lookup; expiry is checked on every request.
+TOKEN_CACHE_SECONDS = _env_float("API_TOKEN_CACHE_SECONDS", 2.0)
+_verified: dict[str, tuple[float, Row[Any]]] = {}
+
+
+def _verified_row(raw: str) -> Row[Any] | None:
+    """users/tokens.py's token_verified."""
+    if len(raw) > 128:
+        return None
+    entry = _verified.get(hashlib.sha256(raw.encode()).hexdigest())
+    if entry is None or time.monotonic() - entry[0] >= TOKEN_CACHE_SECONDS:
+        return None
+    row = entry[1]
+    expires_at = row.token_expires_at
+    return row if expires_at is None or expires_at > datetime.now(UTC) else None
+
+
+async def current_user(request: Request) -> Row[Any]:
     """`Authorization: Bearer <token>`, parsed as Ninja's HttpBearer does."""
     header = request.headers.get("authorization")
     if not header:
@@ -457,9 +478,18 @@ async def current_user(request: Request, conn: Conn) -> Row[Any]:
     parts = header.split(" ")
     if parts[0].lower() != "bearer":
         raise _unauthenticated()
-    row = await authenticate(conn, " ".join(parts[1:]))
+    raw = " ".join(parts[1:])
+    row = _verified_row(raw)
+    if row is not None:
+        return row
+    async with state.engine.connect() as conn:
+        row = await authenticate(conn, raw)
     if row is None:
         raise _unauthenticated()
+    if TOKEN_CACHE_SECONDS > 0:
+        if len(_verified) >= 10_000:  # users/token_cache.py's MAX_ENTRIES
+            _verified.pop(next(iter(_verified)))
+        _verified[row.token_digest] = (time.monotonic(), row)
     return row
 
 

@@ -1,0 +1,173 @@
+"""Tokens verified moments ago are trusted without a lookup, for a bounded time.
+
+A change made by another server process is played here by an UPDATE that
+bypasses this process's services, which is what this process sees of it.
+"""
+
+from datetime import timedelta
+from types import SimpleNamespace
+from typing import Any
+
+import httpx
+import pytest
+from asgiref.sync import sync_to_async
+from django.utils import timezone
+from pytest_django import Settings
+
+from tests import factories
+from tests.conftest import client
+from users import tokens
+from users.models import ApiToken, User
+
+pytestmark = pytest.mark.django_db
+
+SLUG = {"text": "Hello World"}  # an endpoint that makes no query of its own
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The cache's clock, held still; a test moves it by adding to now[0]."""
+    now = [1000.0]
+    monkeypatch.setattr("users.token_cache.monotonic", lambda: now[0])
+    return now
+
+
+@pytest.fixture
+def lookups(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The prefixes of the tokens looked up in the database."""
+    looked_up: list[str] = []
+    real = tokens._token_row
+
+    def spy(prefix: str) -> Any:
+        looked_up.append(prefix)
+        return real(prefix)
+
+    monkeypatch.setattr(tokens, "_token_row", spy)
+    return looked_up
+
+
+async def _call(raw: str) -> int:
+    """The status of a call, with token `raw`, of an endpoint that makes no
+    query of its own."""
+    response = await client(raw).post("/api/utilities/slugify", json=SLUG)
+    return response.status_code
+
+
+async def test_a_token_verified_moments_ago_is_not_looked_up(
+    ann: User, clock: list[float], lookups: list[str]
+) -> None:
+    """The first call looks the token up; the next, within the cache's
+    lifetime, makes no trip to the database for it."""
+    raw = await sync_to_async(factories.token)(ann)
+
+    first = await _call(raw)
+    clock[0] += 1.9
+    second = await _call(raw)
+
+    assert (first, second) == (200, 200)
+    assert lookups == [raw.split(".")[0]]
+
+
+async def test_a_change_elsewhere_is_seen_once_the_entry_is_too_old(
+    ann: User, clock: list[float], settings: Settings
+) -> None:
+    """Another process revokes the token: this one trusts it for at most
+    API_TOKEN_CACHE_SECONDS more, then refuses it."""
+    settings.API_TOKEN_CACHE_SECONDS = 2
+    raw = await sync_to_async(factories.token)(ann)
+    assert await _call(raw) == 200
+
+    await ApiToken.objects.filter(user=ann).aupdate(revoked_at=timezone.now())
+    clock[0] += 1.9
+    within = await _call(raw)
+    clock[0] += 0.1
+    after = await _call(raw)
+
+    assert (within, after) == (200, 401)
+
+
+async def test_with_no_lifetime_every_request_looks_its_token_up(
+    ann: User, settings: Settings, lookups: list[str]
+) -> None:
+    """API_TOKEN_CACHE_SECONDS=0: a revocation anywhere holds at once."""
+    settings.API_TOKEN_CACHE_SECONDS = 0
+    raw = await sync_to_async(factories.token)(ann)
+    assert await _call(raw) == 200
+
+    await ApiToken.objects.filter(user=ann).aupdate(revoked_at=timezone.now())
+
+    assert await _call(raw) == 401
+    assert len(lookups) == 2
+
+
+async def test_a_token_expires_on_time_even_when_verified_moments_ago(
+    ann: User, clock: list[float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Expiry is checked on every request, not only on a lookup."""
+    token, raw = await sync_to_async(tokens.token_issue)(
+        user=ann, expires_in=timedelta(minutes=5)
+    )
+    assert await _call(raw) == 200
+    assert token.expires_at is not None
+
+    after_expiry = token.expires_at + timedelta(seconds=1)
+    monkeypatch.setattr(
+        "users.tokens.timezone", SimpleNamespace(now=lambda: after_expiry)
+    )
+
+    assert await _call(raw) == 401
+
+
+async def test_staff_deactivating_a_user_stops_their_token_at_once(
+    api: httpx.AsyncClient, ann: User, clock: list[float]
+) -> None:
+    """A PATCH of is_active through this process forgets what it verified."""
+    raw = await sync_to_async(factories.token)(ann)
+    assert await _call(raw) == 200
+
+    patched = await api.patch(f"/api/users/{ann.pk}", json={"is_active": False})
+
+    assert patched.status_code == 200
+    assert await _call(raw) == 401
+
+
+async def test_a_profile_change_keeps_tokens_verified(
+    ann: User, clock: list[float], lookups: list[str]
+) -> None:
+    """Changing one's name does not cost every client a lookup."""
+    raw = await sync_to_async(factories.token)(ann)
+    assert await _call(raw) == 200
+
+    patched = await client(raw).patch("/api/users/me", json={"name": "Ann B."})
+
+    assert patched.status_code == 200
+    assert await _call(raw) == 200
+    assert len(lookups) == 1
+
+
+async def test_a_failed_guess_is_not_remembered(ann: User, lookups: list[str]) -> None:
+    """Only a token that passed the lookup is kept: a wrong secret for a real
+    prefix is looked up, and refused, every time."""
+    raw = await sync_to_async(factories.token)(ann)
+    wrong = raw.split(".")[0] + "." + "A" * 43
+
+    statuses = [await _call(wrong), await _call(wrong)]
+
+    assert statuses == [401, 401]
+    assert len(lookups) == 2
+
+
+def test_each_request_gets_its_own_user(ann: User) -> None:
+    """The cache holds rows: a request that changes its user object does not
+    change what the next request sees."""
+    raw = factories.token(ann)
+    assert tokens.token_authenticate(raw) is not None
+
+    first = tokens.token_verified(raw)
+    assert first is not None
+    first.user.is_staff = True
+    second = tokens.token_verified(raw)
+
+    assert second is not None
+    assert second.user is not first.user
+    assert second.user.is_staff is False

@@ -1,0 +1,65 @@
+"""Tokens verified in this process in the last few seconds, so a busy client's
+requests skip the lookup.
+
+Looking a bearer token up costs a request about 0.4 ms of server CPU, a
+trip to a request thread and a query, more than the whole of a cheap
+endpoint (#6). A token verified here less than API_TOKEN_CACHE_SECONDS ago
+is trusted again without either. What that costs: a token revoked or a user
+deactivated by another server process keeps working here until its entry
+is that old. This process's own writes forget every entry at once
+(users/tokens.py's forget_verified()), and expiry is checked on every
+request. 0 turns the cache off: every request looks its token up.
+
+Entries are keyed by the token's SHA-256 digest, never the token, and hold
+the database row, not instances: each request makes its own.
+"""
+
+import threading
+from collections import OrderedDict
+from time import monotonic
+from typing import Any
+
+from django.conf import settings
+
+# Enough for every client of a busy process; the oldest entry goes first.
+MAX_ENTRIES = 10_000
+
+
+class VerifiedTokens:
+    """Token digest -> (database alias, row), each for a limited time."""
+
+    def __init__(self) -> None:
+        self._entries: OrderedDict[str, tuple[float, str, tuple[Any, ...]]] = (
+            OrderedDict()
+        )
+        self._lock = threading.Lock()  # filled on request threads, read on the loop
+
+    def get(self, digest: str) -> tuple[str, tuple[Any, ...]] | None:
+        """The alias and row stored for `digest`, if stored less than the
+        cache's lifetime ago; else None."""
+        entry = self._entries.get(digest)
+        if entry is None:
+            return None
+        stored_at, alias, row = entry
+        if monotonic() - stored_at >= settings.API_TOKEN_CACHE_SECONDS:
+            with self._lock:
+                self._entries.pop(digest, None)
+            return None
+        return alias, row
+
+    def put(self, digest: str, alias: str, row: tuple[Any, ...]) -> None:
+        """Remember a token just verified against the database."""
+        if settings.API_TOKEN_CACHE_SECONDS <= 0:
+            return
+        with self._lock:
+            self._entries[digest] = (monotonic(), alias, row)
+            self._entries.move_to_end(digest)
+            while len(self._entries) > MAX_ENTRIES:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+verified = VerifiedTokens()
