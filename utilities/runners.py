@@ -81,7 +81,10 @@ class _Gate:
             raise UtilityBusy()
         self.waiting_or_running += 1
         try:
-            await asyncio.wait_for(self.semaphore.acquire(), limits.queue_wait_s)
+            if self.semaphore.locked():
+                await asyncio.wait_for(self.semaphore.acquire(), limits.queue_wait_s)
+            else:  # a free slot: taken at once, without wait_for's task (#6)
+                await self.semaphore.acquire()
         except TimeoutError:
             self.waiting_or_running -= 1
             raise UtilityBusy() from None
