@@ -33,6 +33,8 @@ class VerifiedTokens:
             OrderedDict()
         )
         self._lock = threading.Lock()  # filled on request threads, read on the loop
+        # Moves on each clear(): a row read before a clear() may be stale.
+        self.generation = 0
 
     def get(self, digest: str) -> tuple[str, tuple[Any, ...]] | None:
         """The alias and row stored for `digest`, if stored less than the
@@ -47,11 +49,17 @@ class VerifiedTokens:
             return None
         return alias, row
 
-    def put(self, digest: str, alias: str, row: tuple[Any, ...]) -> None:
-        """Remember a token just verified against the database."""
+    def put(
+        self, digest: str, alias: str, row: tuple[Any, ...], *, read_in: int
+    ) -> None:
+        """Remember a token just verified against the database, unless the
+        cache was cleared since its row was read (generation `read_in`): a
+        revocation may have been committed in between."""
         if settings.API_TOKEN_CACHE_SECONDS <= 0:
             return
         with self._lock:
+            if read_in != self.generation:
+                return
             self._entries[digest] = (monotonic(), alias, row)
             self._entries.move_to_end(digest)
             while len(self._entries) > MAX_ENTRIES:
@@ -60,6 +68,7 @@ class VerifiedTokens:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self.generation += 1
 
 
 verified = VerifiedTokens()

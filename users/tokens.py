@@ -77,6 +77,7 @@ def token_authenticate(raw: str) -> ApiToken | None:
     prefix, dot, _ = raw.partition(".")
     if not dot or len(raw) > 128:
         return None
+    read_in = verified.generation
     found = _token_row(prefix)
     if found is None:
         return None
@@ -90,7 +91,7 @@ def token_authenticate(raw: str) -> ApiToken | None:
         return None
     if token.last_used_at is None or now - token.last_used_at > _LAST_USED_RESOLUTION:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-    verified.put(digest, *found)
+    verified.put(digest, *found, read_in=read_in)
     return token
 
 

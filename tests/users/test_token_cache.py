@@ -18,6 +18,7 @@ from tests import factories
 from tests.conftest import client
 from users import tokens
 from users.models import ApiToken, User
+from users.token_cache import verified
 
 pytestmark = pytest.mark.django_db
 
@@ -171,3 +172,17 @@ def test_each_request_gets_its_own_user(ann: User) -> None:
     assert second is not None
     assert second.user is not first.user
     assert second.user.is_staff is False
+
+
+def test_a_row_read_before_a_revocation_is_not_kept(ann: User) -> None:
+    """A lookup that read the row before this process revoked the token (a
+    concurrent request) must not put it back in the cache."""
+    raw = factories.token(ann)
+    read_in = verified.generation
+    found = tokens._token_row(raw.split(".")[0])
+    assert found is not None
+
+    tokens.forget_verified()  # as token_revoke() does once it has written
+    verified.put(tokens._digest(raw), *found, read_in=read_in)
+
+    assert tokens.token_verified(raw) is None
