@@ -299,10 +299,11 @@ def base_env(db: Database, args: argparse.Namespace) -> dict[str, str]:
     for setting in args.django_env:
         name, _, value = setting.partition("=")
         env[name] = value
-    if args.utility_queue is not None:
-        # The production default (8) answers 503 at once beyond 4 running and
-        # 8 waiting calls of one utility; the reference reads the same setting.
-        env["UTILITIES_QUEUE_SIZE"] = str(args.utility_queue)
+    # The production default (8) answers 503 at once beyond 4 running and 8
+    # waiting calls of one utility: with more connections than that, part of
+    # the load would be refusals, not calls. The reference reads the same setting.
+    queue = args.connections if args.utility_queue is None else args.utility_queue
+    env["UTILITIES_QUEUE_SIZE"] = str(queue)
     return env
 
 
@@ -937,7 +938,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--prime-n", type=int, default=600_851_475_143)
     parser.add_argument(
         "--utility-queue", type=int, default=None,
-        help="UTILITIES_QUEUE_SIZE for both servers (default: the production 8)",
+        help="UTILITIES_QUEUE_SIZE for both servers (default: --connections, so "
+        "no call is refused as busy; production's is 8)",
     )  # fmt: skip
     parser.add_argument(
         "--throttle-rate", default="100000000/m",

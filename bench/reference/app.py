@@ -330,7 +330,10 @@ class Gate:
         self.waiting_or_running += 1
         try:
             try:
-                await asyncio.wait_for(self.semaphore.acquire(), self.queue_wait_s)
+                if self.semaphore.locked():
+                    await asyncio.wait_for(self.semaphore.acquire(), self.queue_wait_s)
+                else:  # utilities/runners.py: a free slot without wait_for's task
+                    await self.semaphore.acquire()
             except TimeoutError:
                 raise ApiError(503, "busy", "All slots are taken.") from None
             try:
