@@ -213,9 +213,9 @@ API_THROTTLE_FAILED_AUTH = env.str("API_THROTTLE_FAILED_AUTH", default="20/h")
 
 # A bearer token verified less than this many seconds ago is trusted again
 # without a lookup (users/token_cache.py): revoking a token or deactivating a
-# user reaches the other server processes within this time. 0: look every
-# request's token up.
-API_TOKEN_CACHE_SECONDS = env.float("API_TOKEN_CACHE_SECONDS", default=2.0)
+# user then reaches the other server processes only within this time. Off by
+# default: every request's token is looked up, so a revocation holds at once.
+API_TOKEN_CACHE_SECONDS = env.float("API_TOKEN_CACHE_SECONDS", default=0.0)
 
 # CORS is off unless origins are listed (django-cors-headers).
 CORS_ALLOWED_ORIGINS: list[str] = env.list("DJANGO_CORS_ALLOWED_ORIGINS", default=[])

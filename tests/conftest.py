@@ -124,6 +124,13 @@ def _fresh_cache() -> None:
 
 
 @pytest.fixture
+def cached_tokens(settings: Settings) -> None:
+    """Let each process trust a token it verified in the last 2 s, as an
+    operator may choose (API_TOKEN_CACHE_SECONDS; off by default)."""
+    settings.API_TOKEN_CACHE_SECONDS = 2
+
+
+@pytest.fixture
 def one_window(monkeypatch: pytest.MonkeyPatch) -> None:
     """Hold the rate limits' clock still, so all of a test's requests fall in
     one fixed window. A test whose requests straddled a window's edge would

@@ -1,14 +1,14 @@
 """Tokens verified in this process in the last few seconds, so a busy client's
-requests skip the lookup.
+requests skip the lookup (off unless API_TOKEN_CACHE_SECONDS is set).
 
-Looking a bearer token up costs a request about 0.4 ms of server CPU, a
-trip to a request thread and a query, more than the whole of a cheap
-endpoint (#6). A token verified here less than API_TOKEN_CACHE_SECONDS ago
-is trusted again without either. What that costs: a token revoked or a user
-deactivated by another server process keeps working here until its entry
-is that old. This process's own writes forget every entry at once
-(users/tokens.py's forget_verified()), and expiry is checked on every
-request. 0 turns the cache off: every request looks its token up.
+Looking a bearer token up costs a request ~0.2-0.3 ms of server CPU, a trip
+to a request thread and a query (#6). With API_TOKEN_CACHE_SECONDS > 0, a
+token verified here less than that long ago is trusted again without either.
+What that costs: a token revoked or a user deactivated by another server
+process keeps working here until its entry is that old. This process's own
+writes forget every entry at once (users/tokens.py's forget_verified()),
+and expiry is checked on every request. Off by default (0): a revocation
+holds at once everywhere, as #5 asks.
 
 Entries are keyed by the token's SHA-256 digest, never the token, and hold
 the database row, not instances: each request makes its own.

@@ -12,8 +12,9 @@ same work per request as the Django service for these endpoints:
   in autocommit, a create in one transaction, a PATCH in one UPDATE ...
   RETURNING (users/services.py); a page is the rows and then a count
   (Ninja's LimitOffsetPagination);
-- a token verified less than API_TOKEN_CACHE_SECONDS ago trusted again
-  without a lookup (users/token_cache.py), expiry checked every time;
+- where API_TOKEN_CACHE_SECONDS is set (off by default), a token verified
+  less than that long ago trusted again without a lookup
+  (users/token_cache.py), expiry checked every time;
 - a pooled connection per request, not tested before use (Django's request
   threads keep theirs and check it without a round trip; see config/db.py);
 - the same validation: pydantic models with `extra="forbid"`, the same
@@ -457,7 +458,7 @@ async def authenticate(conn: AsyncConnection, raw: str) -> Row[Any] | None:
 
 # users/token_cache.py: a token verified less than this long ago is trusted
 # again without a lookup; expiry is checked on every request.
-TOKEN_CACHE_SECONDS = _env_float("API_TOKEN_CACHE_SECONDS", 2.0)
+TOKEN_CACHE_SECONDS = _env_float("API_TOKEN_CACHE_SECONDS", 0.0)
 _verified: dict[str, tuple[float, Row[Any]]] = {}
 
 

@@ -272,10 +272,10 @@ async def test_change_form_saves_the_age(
 
 
 async def test_bulk_deactivate(
-    api: httpx.AsyncClient, staff: User, ann: User, bob: User
+    api: httpx.AsyncClient, staff: User, ann: User, bob: User, cached_tokens: None
 ) -> None:
     """The deactivate action switches the selected users off, and their
-    tokens stop at once, even one verified moments ago."""
+    tokens stop at once, even one this process verified moments ago."""
     anns = client(await sync_to_async(factories.token)(ann))
     assert (await anns.get("/api/users/me")).status_code == 200
     await sync_to_async(_log_in)(api, staff)

@@ -9,6 +9,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.core.management import CommandError, call_command
 from django.utils import timezone
+from pytest_django import Settings
 
 from tests import factories
 from tests.conftest import client
@@ -157,8 +158,13 @@ async def test_inactive_user_cannot_log_in(
     assert response.status_code == 401
 
 
-async def test_revoking_the_current_token(carol: User) -> None:
-    """DELETE /api/auth/tokens/current ends that token, and only that one."""
+@pytest.mark.parametrize("cache_seconds", [0, 2])
+async def test_revoking_the_current_token(
+    carol: User, settings: Settings, cache_seconds: float
+) -> None:
+    """DELETE /api/auth/tokens/current ends that token, and only that one,
+    also where the process would trust a token it verified moments ago."""
+    settings.API_TOKEN_CACHE_SECONDS = cache_seconds
     kept = await sync_to_async(factories.token)(carol)
     revoked = await sync_to_async(factories.token)(carol)
 
