@@ -16,7 +16,10 @@ request threads (9 with the default pool), some requests wait for a
 thread, as on a saturated server.
 
     uv run python -m bench.instructions [--endpoint health|get_user|patch_user|slugify|prime_factors]
-        [--requests 1000] [--concurrency 1]
+        [--requests 1000] [--concurrency 1] [--cpu]
+
+`--cpu` reports CPU µs per request of the same in-process run instead,
+without valgrind (seconds, not minutes; noisier).
 
 Compare two versions of the code with the same command on each; each run
 takes a minute or two (valgrind runs Python about 50 times slower). Needs
@@ -31,6 +34,7 @@ import asyncio
 import json
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -128,6 +132,21 @@ def count_instructions(env: dict[str, str], requests: int, concurrency: int) -> 
     return int(found.group(1))
 
 
+def cpu_seconds(env: dict[str, str], requests: int, concurrency: int) -> float:
+    """Run `serve` without valgrind; return the CPU time (user + system) it took."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    run = subprocess.run(
+        [sys.executable, "-m", "bench.instructions", "--serve", str(requests),
+         "--concurrency", str(concurrency)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    served = re.search(r"STATUSES (.*)", run.stdout)
+    if run.returncode or served is None or set(json.loads(served.group(1))) != {"200"}:
+        raise RuntimeError(f"run failed:\n{run.stdout[-2000:]}{run.stderr[-2000:]}")
+    return (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--endpoint", choices=sorted(ENDPOINTS), default="health")
@@ -135,6 +154,12 @@ def main() -> None:
     parser.add_argument(
         "--concurrency", type=int, default=1,
         help="requests in flight at once (more than the request threads: some wait)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--cpu", action="store_true",
+        help="CPU µs per request instead (no valgrind; median of 3 pairs of runs): "
+        "quicker, and it counts what valgrind hides (thread switches, system "
+        "calls), but it moves with the machine's load",
     )  # fmt: skip
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     options = parser.parse_args()
@@ -176,10 +201,22 @@ def main() -> None:
                 "BENCH_BODY": body,
                 "BENCH_TOKEN": server.token,
             }
-            base = count_instructions(env, 0, options.concurrency)
-            loaded = count_instructions(env, options.requests, options.concurrency)
+            if options.cpu:
+                runs = sorted(
+                    (cpu_seconds(env, options.requests, options.concurrency)
+                     - cpu_seconds(env, 0, options.concurrency)) / options.requests * 1e6
+                    for _ in range(3)
+                )  # fmt: skip
+            else:
+                base = count_instructions(env, 0, options.concurrency)
+                loaded = count_instructions(env, options.requests, options.concurrency)
         finally:
             server.stop()
+    if options.cpu:
+        print(f"{options.endpoint}: {runs[1]:,.0f} µs of CPU per request, median of "
+              f"{', '.join(f'{r:,.0f}' for r in runs)} ({options.requests} requests, "
+              f"{options.concurrency} at a time, in-process)")  # fmt: skip
+        return
     per_request = (loaded - base) / options.requests
     print(f"{options.endpoint}: {per_request:,.0f} instructions per request "
           f"({options.requests} requests, {options.concurrency} at a time; "

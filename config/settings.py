@@ -216,6 +216,10 @@ API_THROTTLE_FAILED_AUTH = env.str("API_THROTTLE_FAILED_AUTH", default="20/h")
 # user then reaches the other server processes only within this time. Off by
 # default: every request's token is looked up, so a revocation holds at once.
 API_TOKEN_CACHE_SECONDS = env.float("API_TOKEN_CACHE_SECONDS", default=0.0)
+if not 0 <= API_TOKEN_CACHE_SECONDS < float("inf"):  # also refuses nan
+    raise ImproperlyConfigured(
+        "API_TOKEN_CACHE_SECONDS must be a number of seconds, 0 or more."
+    )
 
 # CORS is off unless origins are listed (django-cors-headers).
 CORS_ALLOWED_ORIGINS: list[str] = env.list("DJANGO_CORS_ALLOWED_ORIGINS", default=[])

@@ -124,10 +124,15 @@ def _fresh_cache() -> None:
 
 
 @pytest.fixture
-def cached_tokens(settings: Settings) -> None:
+def cached_tokens(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """Let each process trust a token it verified in the last 2 s, as an
-    operator may choose (API_TOKEN_CACHE_SECONDS; off by default)."""
+    operator may choose (API_TOKEN_CACHE_SECONDS; off by default). The
+    cache's clock is held still, so an entry cannot age out of a slow test;
+    a test moves it by adding to the list's item."""
     settings.API_TOKEN_CACHE_SECONDS = 2
+    now = [1000.0]
+    monkeypatch.setattr("users.token_cache.monotonic", lambda: now[0])
+    return now
 
 
 @pytest.fixture

@@ -161,7 +161,7 @@ async def test_failed_token_guesses_are_limited(
 
 async def test_failed_guesses_stop_a_token_verified_moments_ago(
     backend: str,
-    cached_tokens: None,
+    cached_tokens: list[float],
     one_window: None,
     settings: Settings,
     anon: httpx.AsyncClient,

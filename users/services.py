@@ -57,7 +57,8 @@ def _user_create(
         raise EmailTaken() from exc
 
 
-# Changes that leave every token as it was (is_active and is_staff do not).
+# Changes that leave every token as it was (is_active and is_staff do not;
+# a new password does not stop a token either).
 _KEEP_TOKENS_VERIFIED = frozenset({"name", "email", "age"})
 
 
@@ -113,7 +114,6 @@ def _password_change(*, actor: User, current: str, new: str) -> None:
     _check_password(new, user, "new_password")
     user.set_password(new)
     user.save(update_fields=["password", "updated_at"])
-    tokens.forget_verified()
 
 
 async def user_create(

@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connections, router
+from django.db import connections, router, transaction
 from django.utils import timezone
 
 from config.rows import columns
@@ -112,11 +112,15 @@ def token_verified(raw: str) -> ApiToken | None:
 def forget_verified() -> None:
     """Look every token up again from now on, in this process.
 
-    Called by every write here that can stop a token: a revocation, a user
-    deactivated, demoted, deleted or given a new password. Other processes
-    see it within API_TOKEN_CACHE_SECONDS (users/token_cache.py).
+    Called, inside its transaction, by every write here that can stop a
+    token: a revocation, a user deactivated, demoted or deleted. It forgets
+    at once, and again once the transaction commits: until then a request on
+    another thread still reads the old row, and may have cached it. Other
+    processes see the change within API_TOKEN_CACHE_SECONDS
+    (users/token_cache.py).
     """
     verified.clear()
+    transaction.on_commit(verified.clear, using=router.db_for_write(ApiToken))
 
 
 async def token_revoke(*, token: ApiToken) -> None:
@@ -124,4 +128,4 @@ async def token_revoke(*, token: ApiToken) -> None:
     await ApiToken.objects.filter(pk=token.pk, revoked_at=None).aupdate(
         revoked_at=timezone.now()
     )
-    forget_verified()
+    verified.clear()  # the UPDATE has committed (autocommit): no on_commit here

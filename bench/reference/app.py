@@ -474,15 +474,30 @@ def _verified_row(raw: str) -> Row[Any] | None:
     return row if expires_at is None or expires_at > datetime.now(UTC) else None
 
 
-async def current_user(request: Request) -> Row[Any]:
-    """`Authorization: Bearer <token>`, parsed as Ninja's HttpBearer does."""
+def _bearer(request: Request) -> str:
+    """The token of `Authorization: Bearer <token>`, parsed as Ninja's HttpBearer does."""
     header = request.headers.get("authorization")
     if not header:
         raise _unauthenticated()
     parts = header.split(" ")
     if parts[0].lower() != "bearer":
         raise _unauthenticated()
-    raw = " ".join(parts[1:])
+    return " ".join(parts[1:])
+
+
+async def _looked_up(request: Request, conn: Conn) -> Row[Any]:
+    """The token looked up on the request's one pooled connection, as Django
+    does on the request's thread."""
+    row = await authenticate(conn, _bearer(request))
+    if row is None:
+        raise _unauthenticated()
+    return row
+
+
+async def _cached_or_looked_up(request: Request) -> Row[Any]:
+    """With the cache on: no lookup, and no connection, for a token verified
+    moments ago; a miss takes a connection of its own for the lookup."""
+    raw = _bearer(request)
     row = _verified_row(raw)
     if row is not None:
         return row
@@ -490,11 +505,13 @@ async def current_user(request: Request) -> Row[Any]:
         row = await authenticate(conn, raw)
     if row is None:
         raise _unauthenticated()
-    if TOKEN_CACHE_SECONDS > 0:
-        if len(_verified) >= 10_000:  # users/token_cache.py's MAX_ENTRIES
-            _verified.pop(next(iter(_verified)))
-        _verified[row.token_digest] = (time.monotonic(), row)
+    if len(_verified) >= 10_000:  # users/token_cache.py's MAX_ENTRIES
+        _verified.pop(next(iter(_verified)))
+    _verified[row.token_digest] = (time.monotonic(), row)
     return row
+
+
+current_user = _cached_or_looked_up if TOKEN_CACHE_SECONDS > 0 else _looked_up
 
 
 Actor = Annotated[Row[Any], Depends(current_user)]
@@ -635,6 +652,8 @@ async def patch_user(
         .values(**changes, updated_at=datetime.now(UTC))
         .returning(*users.c)
     )
+    if {"is_active", "is_staff"} & changes.keys():
+        _verified.clear()  # users/services.py: forget_verified()
     try:
         row: Row[Any] | None = (await conn.execute(stmt)).first()
     except IntegrityError:

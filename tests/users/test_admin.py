@@ -272,7 +272,11 @@ async def test_change_form_saves_the_age(
 
 
 async def test_bulk_deactivate(
-    api: httpx.AsyncClient, staff: User, ann: User, bob: User, cached_tokens: None
+    api: httpx.AsyncClient,
+    staff: User,
+    ann: User,
+    bob: User,
+    cached_tokens: list[float],
 ) -> None:
     """The deactivate action switches the selected users off, and their
     tokens stop at once, even one this process verified moments ago."""

@@ -160,11 +160,15 @@ async def test_inactive_user_cannot_log_in(
 
 @pytest.mark.parametrize("cache_seconds", [0, 2])
 async def test_revoking_the_current_token(
-    carol: User, settings: Settings, cache_seconds: float
+    carol: User,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    cache_seconds: float,
 ) -> None:
     """DELETE /api/auth/tokens/current ends that token, and only that one,
     also where the process would trust a token it verified moments ago."""
     settings.API_TOKEN_CACHE_SECONDS = cache_seconds
+    monkeypatch.setattr("users.token_cache.monotonic", lambda: 1000.0)  # no ageing
     kept = await sync_to_async(factories.token)(carol)
     revoked = await sync_to_async(factories.token)(carol)
 

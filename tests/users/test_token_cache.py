@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from asgiref.sync import sync_to_async
+from django.db import transaction
 from django.utils import timezone
 from pytest_django import Settings
 
@@ -27,11 +28,9 @@ SLUG = {"text": "Hello World"}  # an endpoint that makes no query of its own
 
 
 @pytest.fixture
-def clock(cached_tokens: None, monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """The cache's clock, held still; a test moves it by adding to now[0]."""
-    now = [1000.0]
-    monkeypatch.setattr("users.token_cache.monotonic", lambda: now[0])
-    return now
+def clock(cached_tokens: list[float]) -> list[float]:
+    """The cache on, and its clock (tests/conftest.py's cached_tokens)."""
+    return cached_tokens
 
 
 @pytest.fixture
@@ -147,7 +146,9 @@ async def test_a_profile_change_keeps_tokens_verified(
     assert len(lookups) == 1
 
 
-async def test_a_failed_guess_is_not_remembered(ann: User, lookups: list[str]) -> None:
+async def test_a_failed_guess_is_not_remembered(
+    ann: User, cached_tokens: list[float], lookups: list[str]
+) -> None:
     """Only a token that passed the lookup is kept: a wrong secret for a real
     prefix is looked up, and refused, every time."""
     raw = await sync_to_async(factories.token)(ann)
@@ -159,7 +160,7 @@ async def test_a_failed_guess_is_not_remembered(ann: User, lookups: list[str]) -
     assert len(lookups) == 2
 
 
-def test_each_request_gets_its_own_user(ann: User, cached_tokens: None) -> None:
+def test_each_request_gets_its_own_user(ann: User, cached_tokens: list[float]) -> None:
     """The cache holds rows: a request that changes its user object does not
     change what the next request sees."""
     raw = factories.token(ann)
@@ -176,7 +177,7 @@ def test_each_request_gets_its_own_user(ann: User, cached_tokens: None) -> None:
 
 
 def test_a_row_read_before_a_revocation_is_not_kept(
-    ann: User, cached_tokens: None
+    ann: User, cached_tokens: list[float]
 ) -> None:
     """A lookup that read the row before this process revoked the token (a
     concurrent request) must not put it back in the cache."""
@@ -187,5 +188,26 @@ def test_a_row_read_before_a_revocation_is_not_kept(
 
     tokens.forget_verified()  # as token_revoke() does once it has written
     verified.put(tokens._digest(raw), *found, read_in=read_in)
+
+    assert tokens.token_verified(raw) is None
+
+
+def test_a_row_read_while_a_stop_commits_is_forgotten_at_commit(
+    transactional_db: None, cached_tokens: list[float]
+) -> None:
+    """A write forgets at once and again at its commit: a request on another
+    thread that read the old row in between (it was still committed) and
+    cached it cannot keep the stopped token alive."""
+    ann = factories.user(email="ann@example.com", name="Ann")
+    raw = factories.token(ann)
+    old_row = tokens._token_row(raw.split(".")[0])
+    assert old_row is not None
+
+    with transaction.atomic():
+        ApiToken.objects.filter(user=ann).update(revoked_at=timezone.now())
+        tokens.forget_verified()
+        # The other thread's lookup, before the commit.
+        verified.put(tokens._digest(raw), *old_row, read_in=verified.generation)
+        assert tokens.token_verified(raw) is not None
 
     assert tokens.token_verified(raw) is None
