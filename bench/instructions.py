@@ -112,38 +112,40 @@ def serve(
     return statuses
 
 
+def serve_in_child(
+    env: dict[str, str], requests: int, concurrency: int, *, under: list[str]
+) -> subprocess.CompletedProcess[str]:
+    """Run `serve` in a child process, prefixed by the command `under` (e.g.
+    valgrind); return it once every request was answered 200, else raise."""
+    run = subprocess.run(
+        [*under, sys.executable, "-m", "bench.instructions", "--serve", str(requests),
+         "--concurrency", str(concurrency)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800,
+    )  # fmt: skip
+    served = re.search(r"STATUSES (.*)", run.stdout)
+    if run.returncode or served is None:
+        raise RuntimeError(f"run failed:\n{run.stdout[-2000:]}{run.stderr[-2000:]}")
+    if set(json.loads(served.group(1))) != {"200"}:
+        raise RuntimeError(f"not every request answered 200: {served.group(1)}")
+    return run
+
+
 def count_instructions(env: dict[str, str], requests: int, concurrency: int) -> int:
     """Run `serve` under callgrind; return the instructions it executed."""
     with tempfile.NamedTemporaryFile(suffix=".callgrind") as out:
-        run = subprocess.run(
-            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out.name}",
-             sys.executable, "-m", "bench.instructions", "--serve", str(requests),
-             "--concurrency", str(concurrency)],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800,
-        )  # fmt: skip
+        valgrind = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out.name}"]
+        run = serve_in_child(env, requests, concurrency, under=valgrind)
     found = re.search(r"Collected : (\d+)", run.stderr)
-    served = re.search(r"STATUSES (.*)", run.stdout)
-    if run.returncode or found is None or served is None:
-        raise RuntimeError(
-            f"callgrind run failed:\n{run.stdout[-2000:]}{run.stderr[-2000:]}"
-        )
-    if set(json.loads(served.group(1))) != {"200"}:
-        raise RuntimeError(f"not every request answered 200: {served.group(1)}")
+    if found is None:
+        raise RuntimeError(f"callgrind counted nothing:\n{run.stderr[-2000:]}")
     return int(found.group(1))
 
 
 def cpu_seconds(env: dict[str, str], requests: int, concurrency: int) -> float:
     """Run `serve` without valgrind; return the CPU time (user + system) it took."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    run = subprocess.run(
-        [sys.executable, "-m", "bench.instructions", "--serve", str(requests),
-         "--concurrency", str(concurrency)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+    serve_in_child(env, requests, concurrency, under=[])
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    served = re.search(r"STATUSES (.*)", run.stdout)
-    if run.returncode or served is None or set(json.loads(served.group(1))) != {"200"}:
-        raise RuntimeError(f"run failed:\n{run.stdout[-2000:]}{run.stderr[-2000:]}")
     return (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
 
 

@@ -28,12 +28,6 @@ SLUG = {"text": "Hello World"}  # an endpoint that makes no query of its own
 
 
 @pytest.fixture
-def clock(cached_tokens: list[float]) -> list[float]:
-    """The cache on, and its clock (tests/conftest.py's cached_tokens)."""
-    return cached_tokens
-
-
-@pytest.fixture
 def lookups(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The prefixes of the tokens looked up in the database."""
     looked_up: list[str] = []
@@ -55,14 +49,14 @@ async def _call(raw: str) -> int:
 
 
 async def test_a_token_verified_moments_ago_is_not_looked_up(
-    ann: User, clock: list[float], lookups: list[str]
+    ann: User, cached_tokens: list[float], lookups: list[str]
 ) -> None:
     """The first call looks the token up; the next, within the cache's
     lifetime, makes no trip to the database for it."""
     raw = await sync_to_async(factories.token)(ann)
 
     first = await _call(raw)
-    clock[0] += 1.9
+    cached_tokens[0] += 1.9
     second = await _call(raw)
 
     assert (first, second) == (200, 200)
@@ -70,7 +64,7 @@ async def test_a_token_verified_moments_ago_is_not_looked_up(
 
 
 async def test_a_change_elsewhere_is_seen_once_the_entry_is_too_old(
-    ann: User, clock: list[float], settings: Settings
+    ann: User, cached_tokens: list[float], settings: Settings
 ) -> None:
     """Another process revokes the token: this one trusts it for at most
     API_TOKEN_CACHE_SECONDS more, then refuses it."""
@@ -79,9 +73,9 @@ async def test_a_change_elsewhere_is_seen_once_the_entry_is_too_old(
     assert await _call(raw) == 200
 
     await ApiToken.objects.filter(user=ann).aupdate(revoked_at=timezone.now())
-    clock[0] += 1.9
+    cached_tokens[0] += 1.9
     within = await _call(raw)
-    clock[0] += 0.1
+    cached_tokens[0] += 0.1
     after = await _call(raw)
 
     assert (within, after) == (200, 401)
@@ -102,7 +96,7 @@ async def test_by_default_every_request_looks_its_token_up(
 
 
 async def test_a_token_expires_on_time_even_when_verified_moments_ago(
-    ann: User, clock: list[float], monkeypatch: pytest.MonkeyPatch
+    ann: User, cached_tokens: list[float], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Expiry is checked on every request, not only on a lookup."""
     token, raw = await sync_to_async(tokens.token_issue)(
@@ -120,7 +114,7 @@ async def test_a_token_expires_on_time_even_when_verified_moments_ago(
 
 
 async def test_staff_deactivating_a_user_stops_their_token_at_once(
-    api: httpx.AsyncClient, ann: User, clock: list[float]
+    api: httpx.AsyncClient, ann: User, cached_tokens: list[float]
 ) -> None:
     """A PATCH of is_active through this process forgets what it verified."""
     raw = await sync_to_async(factories.token)(ann)
@@ -133,7 +127,7 @@ async def test_staff_deactivating_a_user_stops_their_token_at_once(
 
 
 async def test_a_profile_change_keeps_tokens_verified(
-    ann: User, clock: list[float], lookups: list[str]
+    ann: User, cached_tokens: list[float], lookups: list[str]
 ) -> None:
     """Changing one's name does not cost every client a lookup."""
     raw = await sync_to_async(factories.token)(ann)
