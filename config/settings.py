@@ -212,9 +212,10 @@ API_THROTTLE_LOGIN = env.str("API_THROTTLE_LOGIN", default="10/m")
 API_THROTTLE_FAILED_AUTH = env.str("API_THROTTLE_FAILED_AUTH", default="20/h")
 
 # A bearer token verified less than this many seconds ago is trusted again
-# without a lookup (users/token_cache.py): revoking a token or deactivating a
-# user then reaches the other server processes only within this time. Off by
-# default: every request's token is looked up, so a revocation holds at once.
+# without a lookup (users/token_cache.py). On PostgreSQL every process hears
+# of a revocation or deactivation as it commits (users/token_changes.py, one
+# more connection per process); on other databases it reaches the other
+# processes only within this time. Off by default: every token is looked up.
 API_TOKEN_CACHE_SECONDS = env.float("API_TOKEN_CACHE_SECONDS", default=0.0)
 if not 0 <= API_TOKEN_CACHE_SECONDS < float("inf"):  # also refuses nan
     raise ImproperlyConfigured(

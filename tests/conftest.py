@@ -25,7 +25,8 @@ from pytest_django import Settings
 from config import db
 from tests import factories
 from users.models import User
-from users.token_cache import verified
+from users.token_cache import changes, verified
+from users.token_changes import announced
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -123,16 +124,34 @@ def _fresh_cache() -> None:
     verified.clear()
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None) -> Iterator[None]:
+    """pytest-django's, and stop listening for token changes before the test
+    databases are dropped: a LISTEN session left open keeps them in use."""
+    yield
+    changes.stop()
+
+
 @pytest.fixture
-def cached_tokens(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> list[float]:
+def cached_tokens(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, django_db_setup: None
+) -> Iterator[list[float]]:
     """Let each process trust a token it verified in the last 2 s, as an
     operator may choose (API_TOKEN_CACHE_SECONDS; off by default). The
     cache's clock is held still, so an entry cannot age out of a slow test;
-    a test moves it by adding to the list's item."""
+    a test moves it by adding to the list's item. On PostgreSQL the process
+    listens for token changes first (users/token_changes.py), and stops
+    before the test ends: its session would keep the test database from
+    being dropped. (It needs the test database set up first, to listen to it.)"""
     settings.API_TOKEN_CACHE_SECONDS = 2
     now = [1000.0]
     monkeypatch.setattr("users.token_cache.monotonic", lambda: now[0])
-    return now
+    if announced():
+        assert changes.wait_listening(timeout=10), "no LISTEN session in 10 s"
+    try:
+        yield now
+    finally:
+        changes.stop()
 
 
 @pytest.fixture
@@ -185,3 +204,4 @@ def hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     monkeypatch.setattr(SyncToAsync, "__call__", counting_call)
     monkeypatch.setattr(db, "on_request_thread", counting_on_thread)
     return calls
+

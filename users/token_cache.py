@@ -4,11 +4,13 @@ requests skip the lookup (off unless API_TOKEN_CACHE_SECONDS is set).
 Looking a bearer token up costs a request ~0.2-0.3 ms of server CPU, a trip
 to a request thread and a query (#6). With API_TOKEN_CACHE_SECONDS > 0, a
 token verified here less than that long ago is trusted again without either.
-What that costs: a token revoked or a user deactivated by another server
-process keeps working here until its entry is that old. This process's own
-writes forget every entry at once (users/tokens.py's forget_verified()),
-and expiry is checked on every request. Off by default (0): a revocation
-holds at once everywhere, as #5 asks.
+This process's own writes forget every entry at once (users/tokens.py's
+forget_verified()), and expiry is checked on every request. On PostgreSQL,
+every other writer's change reaches this process as a notice within
+milliseconds of its commit, and the cache is used only while this process
+listens for them (users/token_changes.py). On other databases a token
+revoked or a user deactivated by another server process keeps working here
+until its entry is that old. Off by default (0).
 
 Entries are keyed by the token's SHA-256 digest, never the token, and hold
 the database row, not instances: each request makes its own.
@@ -20,6 +22,8 @@ from time import monotonic
 from typing import Any
 
 from django.conf import settings
+
+from users.token_changes import TokenChanges, announced
 
 # Enough for every client of a busy process; the oldest entry goes first.
 MAX_ENTRIES = 10_000
@@ -40,7 +44,7 @@ class VerifiedTokens:
         """The alias and row stored for `digest`, if stored less than the
         cache's lifetime ago; else None."""
         entry = self._entries.get(digest)
-        if entry is None:
+        if entry is None or not usable():
             return None
         stored_at, alias, row = entry
         if monotonic() - stored_at >= settings.API_TOKEN_CACHE_SECONDS:
@@ -58,7 +62,7 @@ class VerifiedTokens:
         if settings.API_TOKEN_CACHE_SECONDS <= 0:
             return
         with self._lock:
-            if read_in != self.generation:
+            if read_in != self.generation or not usable():
                 return
             self._entries[digest] = (monotonic(), alias, row)
             self._entries.move_to_end(digest)
@@ -72,3 +76,10 @@ class VerifiedTokens:
 
 
 verified = VerifiedTokens()
+changes = TokenChanges(on_change=verified.clear)
+
+
+def usable() -> bool:
+    """Whether entries may be stored and served now: on PostgreSQL, only
+    while this process listens for changes (starting to, if need be)."""
+    return not announced() or changes.listening

@@ -116,8 +116,8 @@ def forget_verified() -> None:
     token: a revocation, a user deactivated, demoted or deleted. It forgets
     at once, and again once the transaction commits: until then a request on
     another thread still reads the old row, and may have cached it. Other
-    processes see the change within API_TOKEN_CACHE_SECONDS
-    (users/token_cache.py).
+    processes hear of it from PostgreSQL once it commits
+    (users/token_changes.py).
     """
     verified.clear()
     transaction.on_commit(verified.clear, using=router.db_for_write(ApiToken))

@@ -66,8 +66,10 @@ async def test_a_token_verified_moments_ago_is_not_looked_up(
 async def test_a_change_elsewhere_is_seen_once_the_entry_is_too_old(
     ann: User, cached_tokens: list[float], settings: Settings
 ) -> None:
-    """Another process revokes the token: this one trusts it for at most
-    API_TOKEN_CACHE_SECONDS more, then refuses it."""
+    """A revocation this process hears nothing of (on a database without
+    notices; here, one not yet committed) is trusted for at most
+    API_TOKEN_CACHE_SECONDS more, then refused. On PostgreSQL a committed
+    one is heard at once (test_token_changes.py)."""
     settings.API_TOKEN_CACHE_SECONDS = 2
     raw = await sync_to_async(factories.token)(ann)
     assert await _call(raw) == 200
