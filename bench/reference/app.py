@@ -14,7 +14,10 @@ same work per request as the Django service for these endpoints:
   (Ninja's LimitOffsetPagination);
 - where API_TOKEN_CACHE_SECONDS is set (off by default), a token verified
   less than that long ago trusted again without a lookup
-  (users/token_cache.py), expiry checked every time;
+  (users/token_cache.py), expiry checked every time. Not mirrored: the
+  Django server's LISTEN session for token changes (users/token_changes.py),
+  a thread that wakes twice a second and does no work per request, and the
+  flag read it costs a cached request (well under a µs);
 - a pooled connection per request, not tested before use (Django's request
   threads keep theirs and check it without a round trip; see config/db.py);
 - the same validation: pydantic models with `extra="forbid"`, the same
