@@ -204,4 +204,3 @@ def hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     monkeypatch.setattr(SyncToAsync, "__call__", counting_call)
     monkeypatch.setattr(db, "on_request_thread", counting_on_thread)
     return calls
-
