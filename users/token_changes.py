@@ -102,6 +102,9 @@ class TokenChanges:
             except psycopg.Error as exc:
                 log.warning("token change notices interrupted: %s", exc)
                 attempt += 1
+            except Exception:  # a bug: keep trying, never serve unheard
+                log.exception("token change notices interrupted")
+                attempt += 1
             self._stop.wait(_RETRY[min(attempt, len(_RETRY) - 1)])
 
     def _listen(self) -> None:
