@@ -18,7 +18,7 @@ from django.db import connection
 
 from tests import factories
 from tests.conftest import client
-from users import tokens
+from users import token_changes, tokens
 from users.models import User
 from users.token_cache import changes
 
@@ -172,3 +172,112 @@ async def test_nothing_is_served_from_the_cache_without_a_session(
     assert await _call(raw) == 200
 
     assert len(lookups) == 2
+
+
+async def test_a_cache_is_off_while_the_triggers_are_disabled(
+    tx_db: None, cached_tokens: list[float], lookups: list[str]
+) -> None:
+    """A database without migration 0003's triggers announces nothing (code
+    deployed before `migrate`, a restore without them): the session's next
+    check turns the cache off."""
+    disable = "ALTER TABLE users_apitoken {} TRIGGER users_apitoken_announce_change"
+    await _elsewhere(disable.format("DISABLE"))
+    try:
+        await _until(lambda: not changes.listening, "off")
+        _, raw = await _cached_token()
+        assert await _call(raw) == 200
+        assert len(lookups) == 2
+    finally:
+        await _elsewhere(disable.format("ENABLE"))
+    await _until(lambda: changes.listening, "on again")
+
+
+class _Proxy:
+    """A TCP proxy to PostgreSQL that can go silent: a network path that
+    dies without closing (a partition, a NAT that forgets the connection)."""
+
+    def __init__(self) -> None:
+        self.silent = False
+        self._transports: list[asyncio.BaseTransport] = []
+        self.port = 0
+
+    async def start(self, host: str, port: int) -> None:
+        async def forward(
+            reader: asyncio.StreamReader, to: asyncio.StreamWriter
+        ) -> None:
+            while data := await reader.read(65536):
+                if not self.silent:
+                    to.write(data)
+            to.close()
+
+        async def serve(
+            reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+        ) -> None:
+            up_reader, up_writer = await asyncio.open_connection(host, port)
+            self._transports += [writer.transport, up_writer.transport]
+            await asyncio.gather(
+                forward(reader, up_writer), forward(up_reader, writer),
+                return_exceptions=True,
+            )  # fmt: skip
+
+        self._server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    def close(self) -> None:
+        self._server.close()
+        for transport in self._transports:
+            transport.close()
+
+
+async def test_a_session_gone_silent_turns_the_cache_off(
+    tx_db: None,
+    cached_tokens: list[float],
+    lookups: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Its checks go unanswered: within seconds nothing is served from the
+    cache, so a revocation it cannot hear of still holds."""
+    real = token_changes.connection_params()
+    proxy = _Proxy()
+    await proxy.start(real["host"], real["port"])
+    changes.stop()
+    monkeypatch.setattr(
+        token_changes,
+        "connection_params",
+        lambda: {**real, "host": "127.0.0.1", "port": proxy.port},
+    )
+    try:
+        await _until(lambda: changes.listening, "listening through the proxy")
+        _, raw = await _cached_token()
+        assert await _call(raw) == 200
+        assert len(lookups) == 1  # served from the cache
+
+        proxy.silent = True
+        await _until(lambda: not changes.listening, "taken for down")
+        await _elsewhere(
+            "UPDATE users_apitoken SET revoked_at = now() WHERE prefix = %s",
+            raw.split(".")[0],
+        )
+
+        assert await _call(raw) == 401
+        assert len(lookups) == 2
+    finally:
+        proxy.close()
+        # Stopping waits for the thread: off the loop, which closes the proxy.
+        await asyncio.to_thread(changes.stop)
+
+
+async def test_the_session_connects_whatever_the_database_url_names_it(
+    tx_db: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`DATABASE_URL=...?application_name=web` puts that name in Django's
+    options; the session still connects, under a name of its own."""
+    monkeypatch.setitem(connection.settings_dict["OPTIONS"], "application_name", "web")
+
+    def name_in_session() -> str:
+        with psycopg.connect(**token_changes.connection_params()) as conn:
+            row = conn.execute("SHOW application_name").fetchone()
+        assert row is not None
+        return str(row[0])
+
+    assert await asyncio.to_thread(name_in_session) == "token-changes"
