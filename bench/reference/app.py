@@ -16,8 +16,8 @@ same work per request as the Django service for these endpoints:
   less than that long ago trusted again without a lookup
   (users/token_cache.py), expiry checked every time. Not mirrored: the
   Django server's LISTEN session for token changes (users/token_changes.py),
-  a thread that wakes twice a second and does no work per request, and the
-  flag read it costs a cached request (well under a µs);
+  a thread that wakes twice a second and checks itself every 2 s, no work
+  per request, and the check it costs a cached request (well under a µs);
 - a pooled connection per request, not tested before use (Django's request
   threads keep theirs and check it without a round trip; see config/db.py);
 - the same validation: pydantic models with `extra="forbid"`, the same
