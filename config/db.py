@@ -74,6 +74,15 @@ def drop_unusable_connections() -> None:
             conn.close()
 
 
+def libpq_params(alias: str = "default") -> dict[str, Any]:
+    """Django's connection parameters for `alias` as psycopg.connect() takes
+    them, for a session of its own beside Django's (a LISTEN, a test's)."""
+    params = connections[alias].get_connection_params()
+    for key in ("cursor_factory", "context", "prepare_threshold"):
+        params.pop(key, None)  # Django's, not libpq's
+    return params
+
+
 P = ParamSpec("P")
 R = TypeVar("R")
 

@@ -24,6 +24,7 @@ from pytest_django import Settings
 
 from config import db
 from tests import factories
+from users import tokens
 from users.models import User
 from users.token_cache import changes, verified
 from users.token_changes import announced
@@ -152,6 +153,27 @@ def cached_tokens(
         yield now
     finally:
         changes.stop()
+
+
+@pytest.fixture
+def lookups(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The prefixes of the bearer tokens looked up in the database."""
+    looked_up: list[str] = []
+    real = tokens._token_row
+
+    def spy(prefix: str) -> Any:
+        looked_up.append(prefix)
+        return real(prefix)
+
+    monkeypatch.setattr(tokens, "_token_row", spy)
+    return looked_up
+
+
+async def token_call(raw: str) -> int:
+    """The status of a call with bearer token `raw` to an endpoint that makes
+    no query of its own (slugify): what the token alone decides."""
+    response = await client(raw).post("/api/utilities/slugify", json={"text": "a"})
+    return response.status_code
 
 
 @pytest.fixture

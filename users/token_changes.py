@@ -36,6 +36,7 @@ from typing import Any
 import psycopg
 from django.db import connections, router
 
+from config.db import libpq_params
 from users.models import ApiToken
 
 CHANNEL = "users_token_changes"  # migration 0003's triggers send on it
@@ -65,9 +66,7 @@ def _alias() -> str:
 def connection_params() -> dict[str, Any]:
     """libpq's parameters for the session: Django's, and TCP keepalives, so a
     dead network path ends it (within ~15 s) instead of hanging it."""
-    params = connections[_alias()].get_connection_params()
-    for key in ("cursor_factory", "context", "prepare_threshold"):
-        params.pop(key, None)  # Django's, not libpq's
+    params = libpq_params(_alias())
     for key, value in (
         ("keepalives", 1),
         ("keepalives_idle", 5),
@@ -123,7 +122,7 @@ class TokenChanges:
             self._thread.start()
 
     def wait_listening(self, timeout: float) -> bool:
-        """Start if need be; wait until the session listens (tests, start-up)."""
+        """Start if need be; wait until the session listens (tests)."""
         deadline = time.monotonic() + timeout
         while not self.listening:
             if time.monotonic() > deadline:

@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from django.db import connection
 
+from config.db import libpq_params
 from tests import factories
 from users.models import User
 
@@ -67,10 +68,7 @@ async def test_patches_held_behind_a_row_lock_both_survive(
     and wait to write: a service that saved the whole row would lose one.
     """
     user = await factories.auser(email="lock@example.com", name="n0", age=1)
-    params = connection.get_connection_params()
-    params.pop("cursor_factory", None)
-    params.pop("context", None)
-    async with await psycopg.AsyncConnection.connect(**params) as locker:
+    async with await psycopg.AsyncConnection.connect(**libpq_params()) as locker:
         await locker.execute(
             "SELECT id FROM users_user WHERE id = %s FOR UPDATE", [user.pk]
         )

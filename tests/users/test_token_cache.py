@@ -7,7 +7,6 @@ bypasses this process's services, which is what this process sees of it.
 
 from datetime import timedelta
 from types import SimpleNamespace
-from typing import Any
 
 import httpx
 import pytest
@@ -17,35 +16,12 @@ from django.utils import timezone
 from pytest_django import Settings
 
 from tests import factories
-from tests.conftest import client
+from tests.conftest import client, token_call
 from users import tokens
 from users.models import ApiToken, User
 from users.token_cache import changes, verified
 
 pytestmark = pytest.mark.django_db
-
-SLUG = {"text": "Hello World"}  # an endpoint that makes no query of its own
-
-
-@pytest.fixture
-def lookups(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The prefixes of the tokens looked up in the database."""
-    looked_up: list[str] = []
-    real = tokens._token_row
-
-    def spy(prefix: str) -> Any:
-        looked_up.append(prefix)
-        return real(prefix)
-
-    monkeypatch.setattr(tokens, "_token_row", spy)
-    return looked_up
-
-
-async def _call(raw: str) -> int:
-    """The status of a call, with token `raw`, of an endpoint that makes no
-    query of its own."""
-    response = await client(raw).post("/api/utilities/slugify", json=SLUG)
-    return response.status_code
 
 
 async def test_a_token_verified_moments_ago_is_not_looked_up(
@@ -55,9 +31,9 @@ async def test_a_token_verified_moments_ago_is_not_looked_up(
     lifetime, makes no trip to the database for it."""
     raw = await sync_to_async(factories.token)(ann)
 
-    first = await _call(raw)
+    first = await token_call(raw)
     cached_tokens[0] += 1.9
-    second = await _call(raw)
+    second = await token_call(raw)
 
     assert (first, second) == (200, 200)
     assert lookups == [raw.split(".")[0]]
@@ -72,13 +48,13 @@ async def test_a_change_elsewhere_is_seen_once_the_entry_is_too_old(
     one is heard at once (test_token_changes.py)."""
     settings.API_TOKEN_CACHE_SECONDS = 2
     raw = await sync_to_async(factories.token)(ann)
-    assert await _call(raw) == 200
+    assert await token_call(raw) == 200
 
     await ApiToken.objects.filter(user=ann).aupdate(revoked_at=timezone.now())
     cached_tokens[0] += 1.9
-    within = await _call(raw)
+    within = await token_call(raw)
     cached_tokens[0] += 0.1
-    after = await _call(raw)
+    after = await token_call(raw)
 
     assert (within, after) == (200, 401)
 
@@ -89,11 +65,11 @@ async def test_by_default_every_request_looks_its_token_up(
     """Unless an operator turns the cache on, a revocation made anywhere
     holds at once (#5)."""
     raw = await sync_to_async(factories.token)(ann)
-    assert await _call(raw) == 200
+    assert await token_call(raw) == 200
 
     await ApiToken.objects.filter(user=ann).aupdate(revoked_at=timezone.now())
 
-    assert await _call(raw) == 401
+    assert await token_call(raw) == 401
     assert len(lookups) == 2
 
 
@@ -104,7 +80,7 @@ async def test_a_token_expires_on_time_even_when_verified_moments_ago(
     token, raw = await sync_to_async(tokens.token_issue)(
         user=ann, expires_in=timedelta(minutes=5)
     )
-    assert await _call(raw) == 200
+    assert await token_call(raw) == 200
     assert token.expires_at is not None
 
     after_expiry = token.expires_at + timedelta(seconds=1)
@@ -112,7 +88,7 @@ async def test_a_token_expires_on_time_even_when_verified_moments_ago(
         "users.tokens.timezone", SimpleNamespace(now=lambda: after_expiry)
     )
 
-    assert await _call(raw) == 401
+    assert await token_call(raw) == 401
 
 
 async def test_staff_deactivating_a_user_stops_their_token_at_once(
@@ -120,12 +96,12 @@ async def test_staff_deactivating_a_user_stops_their_token_at_once(
 ) -> None:
     """A PATCH of is_active through this process forgets what it verified."""
     raw = await sync_to_async(factories.token)(ann)
-    assert await _call(raw) == 200
+    assert await token_call(raw) == 200
 
     patched = await api.patch(f"/api/users/{ann.pk}", json={"is_active": False})
 
     assert patched.status_code == 200
-    assert await _call(raw) == 401
+    assert await token_call(raw) == 401
 
 
 async def test_a_profile_change_keeps_tokens_verified(
@@ -133,12 +109,12 @@ async def test_a_profile_change_keeps_tokens_verified(
 ) -> None:
     """Changing one's name does not cost every client a lookup."""
     raw = await sync_to_async(factories.token)(ann)
-    assert await _call(raw) == 200
+    assert await token_call(raw) == 200
 
     patched = await client(raw).patch("/api/users/me", json={"name": "Ann B."})
 
     assert patched.status_code == 200
-    assert await _call(raw) == 200
+    assert await token_call(raw) == 200
     assert len(lookups) == 1
 
 
@@ -150,7 +126,7 @@ async def test_a_failed_guess_is_not_remembered(
     raw = await sync_to_async(factories.token)(ann)
     wrong = raw.split(".")[0] + "." + "A" * 43
 
-    statuses = [await _call(wrong), await _call(wrong)]
+    statuses = [await token_call(wrong), await token_call(wrong)]
 
     assert statuses == [401, 401]
     assert len(lookups) == 2

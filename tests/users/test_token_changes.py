@@ -16,9 +16,10 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.db import connection
 
+from config.db import libpq_params
 from tests import factories
-from tests.conftest import client
-from users import token_changes, tokens
+from tests.conftest import token_call
+from users import token_changes
 from users.models import User
 from users.token_cache import changes
 
@@ -29,35 +30,11 @@ pytestmark = [
     ),
 ]
 
-SLUG = {"text": "Hello World"}  # an endpoint that makes no query of its own
-
-
-@pytest.fixture
-def lookups(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The prefixes of the tokens looked up in the database."""
-    looked_up: list[str] = []
-    real = tokens._token_row
-
-    def spy(prefix: str) -> Any:
-        looked_up.append(prefix)
-        return real(prefix)
-
-    monkeypatch.setattr(tokens, "_token_row", spy)
-    return looked_up
-
-
-async def _call(raw: str) -> int:
-    response = await client(raw).post("/api/utilities/slugify", json=SLUG)
-    return response.status_code
-
 
 async def _elsewhere(sql: str, *params: Any) -> None:
     """Run `sql` in a session of its own, and commit."""
-    settings = connection.get_connection_params()
-    for key in ("cursor_factory", "context", "prepare_threshold"):
-        settings.pop(key, None)
     async with await psycopg.AsyncConnection.connect(
-        **settings, autocommit=True
+        **libpq_params(), autocommit=True
     ) as other:
         await other.execute(sql, params)
 
@@ -75,7 +52,7 @@ async def _cached_token() -> tuple[User, str]:
     """A committed user and token, verified once, so it is now cached."""
     ann = await factories.auser(email="ann@example.com", name="Ann", age=30)
     raw = await sync_to_async(factories.token)(ann)
-    assert await _call(raw) == 200
+    assert await token_call(raw) == 200
     return ann, raw
 
 
@@ -85,7 +62,7 @@ async def test_a_revocation_committed_elsewhere_stops_a_cached_token(
     """The entry is young (the clock is held still), so only the notice can
     stop it."""
     _, raw = await _cached_token()
-    assert await _call(raw) == 200
+    assert await token_call(raw) == 200
     assert len(lookups) == 1  # the second call came from the cache
     changes.notices.clear()
 
@@ -95,7 +72,7 @@ async def test_a_revocation_committed_elsewhere_stops_a_cached_token(
     )
     await _until(lambda: "users_apitoken:UPDATE" in changes.notices, "heard")
 
-    assert await _call(raw) == 401
+    assert await token_call(raw) == 401
 
 
 async def test_a_user_deactivated_elsewhere_is_refused_at_once(
@@ -107,7 +84,7 @@ async def test_a_user_deactivated_elsewhere_is_refused_at_once(
     await _elsewhere("UPDATE users_user SET is_active = false WHERE id = %s", ann.pk)
     await _until(lambda: "users_user:UPDATE" in changes.notices, "heard")
 
-    assert await _call(raw) == 401
+    assert await token_call(raw) == 401
 
 
 async def test_only_changes_that_can_stop_a_token_are_announced(
@@ -130,13 +107,13 @@ async def test_only_changes_that_can_stop_a_token_are_announced(
         " age = 31, updated_at = now() WHERE id = %s",
         ann.pk,
     )
-    assert await _call(raw) == 200
+    assert await token_call(raw) == 200
     await _elsewhere("DELETE FROM users_apitoken WHERE prefix = %s", prefix)
     await _until(lambda: "users_apitoken:DELETE" in changes.notices, "heard")
 
     assert list(changes.notices) == ["users_apitoken:DELETE"]
     assert len(lookups) == 1  # the token stayed cached through the first two
-    assert await _call(raw) == 401
+    assert await token_call(raw) == 401
 
 
 async def test_a_dropped_session_forgets_every_cached_token(
@@ -153,7 +130,7 @@ async def test_a_dropped_session_forgets_every_cached_token(
     )
     await _until(lambda: changes.sessions == sessions + 1, "listening again")
 
-    assert await _call(raw) == 200
+    assert await token_call(raw) == 200
     assert len(lookups) == 2
 
 
@@ -169,7 +146,7 @@ async def test_nothing_is_served_from_the_cache_without_a_session(
     monkeypatch.setattr(changes, "start", lambda: None)  # as if it cannot connect
 
     _, raw = await _cached_token()
-    assert await _call(raw) == 200
+    assert await token_call(raw) == 200
 
     assert len(lookups) == 2
 
@@ -185,7 +162,7 @@ async def test_a_cache_is_off_while_the_triggers_are_disabled(
     try:
         await _until(lambda: not changes.listening, "off")
         _, raw = await _cached_token()
-        assert await _call(raw) == 200
+        assert await token_call(raw) == 200
         assert len(lookups) == 2
     finally:
         await _elsewhere(disable.format("ENABLE"))
@@ -249,7 +226,7 @@ async def test_a_session_gone_silent_turns_the_cache_off(
     try:
         await _until(lambda: changes.listening, "listening through the proxy")
         _, raw = await _cached_token()
-        assert await _call(raw) == 200
+        assert await token_call(raw) == 200
         assert len(lookups) == 1  # served from the cache
 
         proxy.silent = True
@@ -259,7 +236,7 @@ async def test_a_session_gone_silent_turns_the_cache_off(
             raw.split(".")[0],
         )
 
-        assert await _call(raw) == 401
+        assert await token_call(raw) == 401
         assert len(lookups) == 2
     finally:
         proxy.close()
