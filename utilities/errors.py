@@ -13,7 +13,7 @@ class UtilityRejected(ApiError):
 
 class UtilityBusy(ApiError):
     status_code = 503
-    code = "busy"
+    code = "utility_busy"
     detail = "All slots for this function are taken; retry shortly."
     headers = {"Retry-After": "1"}
 

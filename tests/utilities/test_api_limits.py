@@ -80,7 +80,7 @@ async def test_calls_beyond_slots_and_queue_are_503_at_once(
     assert order == [503, 200]
     busy = first if first.status_code == 503 else second
     assert busy.headers["Retry-After"] == "1"
-    assert busy.json()["code"] == "busy"
+    assert busy.json()["code"] == "utility_busy"
 
 
 async def test_queued_call_waits_for_a_free_slot(
