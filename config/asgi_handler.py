@@ -5,33 +5,43 @@ a new OS thread for the request's sync work (ORM calls, sync signal
 receivers, a session save) and joins it afterwards, and it always ends the
 request with one more trip to that thread to close the response. Here:
 
-- A request borrows an idle thread from a fixed set the first time it has
-  sync work, and gives it back when it ends. It only ever gets an idle
-  thread, never one another request is using, so a slow query holds up no
-  other request; with every thread busy it starts its own, as Django does,
-  or, where threads keep their connections, waits for one (up to `wait_s`).
+- A request holds a thread only while one of its sync calls runs (#16). Its
+  first call borrows an idle thread from a fixed set; the thread goes back as
+  soon as the request has no call left running, so a request that awaits
+  (a utility, the process pool, a queue slot, a slow client, another call)
+  holds no thread and no connection. The calls of one request run one at a
+  time, in order, as under ThreadSensitiveContext. A call only ever gets an
+  idle thread, never one another request is using, so a slow query holds up
+  no other request; with every thread busy it starts its own, as Django does,
+  or, where threads keep their connections, waits for one (up to `wait_s`,
+  then ThreadsBusy: the database is what every thread is busy with).
 - With `keep_connections` (config/asgi.py: on with the PostgreSQL pool) each
-  thread keeps its database connection between requests (Django's
-  connections are thread-local): no pool checkout per request, and no trip
-  to the thread at the end to give it back. There is one thread per pool
-  connection but one, so the threads cannot drain the pool; a kept
-  connection is checked before each call (config.db.drop_unusable_connections).
-- A request that did no sync work (the health check, a cached answer, an
-  error found on the loop) borrows no thread at all, and one whose database
-  work all went through config.db.db_call holds no connection at its end:
-  either way its response is closed on the event loop. Closing sends
-  request_finished, whose one sync receiver of note, close_old_connections,
-  then has nothing to close. Otherwise the response is closed on the thread,
-  which gives the connection back to the pool.
+  thread keeps its database connection between calls (Django's connections
+  are thread-local): no pool checkout per call, and no trip to the thread to
+  give it back. There is one thread per pool connection but one, so the
+  threads cannot drain the pool. Before each call a kept connection is
+  checked without a round trip (config.db.drop_unusable_connections): one
+  the server has closed is replaced before the call uses it. A transaction
+  lives inside one call (a sync service under transaction.atomic), so a
+  connection in a transaction never changes hands.
+- Without, each call gives its connections back when it ends (to the pool,
+  or closed, as request_finished would), so no thread holds one while idle.
+- The response is closed on the event loop: no thread holds a connection by
+  then. Closing sends request_finished, whose one sync receiver of note,
+  close_old_connections, then has nothing to close.
 - The view runs in the request's own task; a second task listens for the
   client going away and cancels it (Django runs the view as one more task
   and waits on both). Cancellation from outside (server shutdown) is not
   taken for a disconnect: it propagates.
-- A cancelled request (client gone) gives its thread back only after its
-  sync work has ended: asgiref waits for it before the cancellation
-  completes, so a lent thread is always free.
+- A call whose caller was cancelled (client gone) keeps its thread until it
+  has ended: the thread goes back only once no call of the request runs.
 - Under an enclosing async_to_sync() (the test suite's rollback mode) the
   request keeps that call's thread, which holds the test's transaction.
+
+Trade-off measured in #16 (README, "Request threads"): a thread per call
+costs a deque pop and append per call instead of per request, and a request
+with two calls may run them on two threads; in exchange a request that waits
+for anything but its own sync work holds nothing.
 
 It also refuses a body over DATA_UPLOAD_MAX_MEMORY_SIZE with 413 while it
 streams in: Django's handler would spool the whole body, to memory or disk,
@@ -60,10 +70,10 @@ from django.urls import set_script_prefix
 from psycopg_pool import PoolTimeout
 
 from config.db import (
-    drop_unusable_connections,
-    holds_connection,
     mark_keeper,
+    release_connections,
     request_thread,
+    run_on_kept_connection,
 )
 from config.errors import PayloadTooLarge, error_body
 
@@ -73,14 +83,18 @@ class ThreadsBusy(PoolTimeout):
 
 
 def _settle(
-    future: "asyncio.Future[Any]", result: Any, error: BaseException | None
+    future: "asyncio.Future[Any]",
+    result: Any,
+    error: BaseException | None,
+    after: Callable[[], None] | None,
 ) -> None:
-    if future.cancelled():
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(result)
+    if not future.cancelled():
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+    if after is not None:
+        after()
 
 
 class RequestThread(Executor):
@@ -123,12 +137,19 @@ class RequestThread(Executor):
         return future
 
     def call(
-        self, fn: Callable[[], Any], future: "asyncio.Future[Any] | None" = None
+        self,
+        fn: Callable[[], Any],
+        future: "asyncio.Future[Any] | None" = None,
+        after: Callable[[], None] | None = None,
     ) -> "asyncio.Future[Any]":
-        """Run `fn` on the thread; its outcome, on the running loop (in `future`)."""
+        """Run `fn` on the thread; its outcome, on the running loop (in `future`).
+
+        `after` runs on the loop once the outcome is set, or once the call is
+        skipped because its caller went away first.
+        """
         if future is None:
             future = asyncio.get_running_loop().create_future()
-        self._put((future, fn))
+        self._put((future, fn, after))
         return future
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
@@ -151,7 +172,9 @@ class RequestThread(Executor):
 
     @staticmethod
     def _run_one(
-        future: "Future[Any] | asyncio.Future[Any]", fn: Callable[[], Any]
+        future: "Future[Any] | asyncio.Future[Any]",
+        fn: Callable[[], Any],
+        after: Callable[[], None] | None = None,
     ) -> None:
         if isinstance(future, Future):
             if future.set_running_or_notify_cancel():
@@ -162,15 +185,17 @@ class RequestThread(Executor):
                 else:
                     future.set_result(result)
             return
-        if future.cancelled():  # the caller went away before it started
-            return
         error: BaseException | None = None
+        result = None
+        if not future.cancelled():  # else the caller went away before it started
+            try:
+                result = fn()
+            except BaseException as exc:
+                error = exc
         try:
-            result = fn()
-        except BaseException as exc:
-            result, error = None, exc
-        try:
-            future.get_loop().call_soon_threadsafe(_settle, future, result, error)
+            future.get_loop().call_soon_threadsafe(
+                _settle, future, result, error, after
+            )
         except RuntimeError:  # the loop has closed: nobody is waiting
             pass
 
@@ -187,11 +212,10 @@ class _Threads:
 
     With `keep_connections`, there are no more threads than pool connections
     (config/asgi.py leaves one over) and each keeps its own connection from
-    request to request (no pool
-    checkout, no trip to the thread to give it back); a request that finds
-    every thread busy waits for one, up to `wait_s` (then ThreadsBusy, a 503,
-    as a pool timeout would be). Without, a request that finds none idle
-    starts a thread of its own, as Django's stock handler does.
+    call to call; a call that finds every thread busy waits for one, up to
+    `wait_s` (then ThreadsBusy, a 503, as a pool timeout would be). Without,
+    a call that finds none idle starts a thread of its own, as Django's
+    stock handler does.
     """
 
     def __init__(
@@ -210,7 +234,7 @@ class _Threads:
 
     def borrow(self) -> RequestThread:
         """An idle thread. Keeping connections, the most recently used one, so
-        that only about as many threads as requests at once hold one."""
+        that only about as many threads as calls at once hold one."""
         return self.idle.pop() if self.keep_connections else self.idle.popleft()
 
     def give_back(self, executor: RequestThread) -> None:
@@ -221,16 +245,18 @@ class _Threads:
 
 
 class _LentThread(Executor):
-    """One request's thread: borrowed from the idle set at its first sync call."""
+    """One request's sync calls: a thread borrowed while any of them runs.
+
+    The thread is borrowed by the first call that finds none borrowed, and
+    given back when the last running call settles (on the loop). All state
+    is touched on the event loop only.
+    """
 
     def __init__(self, threads: _Threads) -> None:
         self._threads = threads
         self.borrowed: RequestThread | None = None
         self._own = False
-        # Whether the thread kept a database connection open after its last
-        # call. Django's connections are thread-local, so only the thread
-        # itself can tell.
-        self.holds_connection = False
+        self._running = 0  # calls given to `borrowed` that have not settled
         # Calls made while every thread was busy, run once one is given back.
         # An asyncio future for call(), a concurrent one for submit().
         self._pending: list[
@@ -239,17 +265,11 @@ class _LentThread(Executor):
         self._expiry: asyncio.TimerHandle | None = None
         self.ended = False
 
-    @property
-    def keeps_connection(self) -> bool:
-        """Whether the connection it holds stays with the thread after the
-        request (keeping connections, a request never starts its own thread)."""
-        return self._threads.keep_connections
-
     def _borrow(self) -> RequestThread | None:
         """The request's thread, borrowed now if need be; None if it must wait."""
         if self.ended:  # as asgiref refuses calls after the context's exit
             raise RuntimeError("the request this thread was lent to has ended")
-        if self.borrowed is None:
+        if self.borrowed is None and not self._pending:
             if self._threads.idle:
                 self.borrowed = self._threads.borrow()
             elif self._threads.keep_connections:
@@ -267,16 +287,41 @@ class _LentThread(Executor):
             future: Future[Any] = Future()
             self._wait(future, functools.partial(fn, *args, **kwargs))
             return future
-        return thread.submit(self._run, fn, *args, **kwargs)
+        return self._submit_to(thread, functools.partial(fn, *args, **kwargs))
+
+    def _submit_to(self, thread: RequestThread, fn: Callable[[], Any]) -> Future[Any]:
+        self._running += 1
+        loop = asyncio.get_running_loop()
+        future = thread.submit(self._run, fn)
+        # Runs on the thread (or in whoever cancels it): settle on the loop.
+        future.add_done_callback(lambda _: loop.call_soon_threadsafe(self._settled))
+        return future
 
     def call(self, fn: Callable[[], Any]) -> "asyncio.Future[Any]":
-        """Run `fn` on the request's thread (RequestThread.call)."""
+        """Run `fn` on a request thread (RequestThread.call)."""
         thread = self._borrow()
         if thread is None:
             future = asyncio.get_running_loop().create_future()
             self._wait(future, fn)
             return future
-        return thread.call(functools.partial(self._run, fn))
+        self._running += 1
+        return thread.call(functools.partial(self._run, fn), after=self._settled)
+
+    def _settled(self) -> None:
+        """A call has ended (or was skipped): give the thread back if it was the last."""
+        self._running -= 1
+        if self._running == 0:
+            self._release()
+
+    def _release(self) -> None:
+        thread, self.borrowed = self.borrowed, None
+        if thread is None:
+            return
+        if self._own:
+            self._own = False
+            thread.shutdown(wait=False)  # its thread ends once idle
+        else:
+            self._threads.give_back(thread)
 
     def _wait(
         self, future: "Future[Any] | asyncio.Future[Any]", fn: Callable[[], Any]
@@ -320,32 +365,30 @@ class _LentThread(Executor):
         self.borrowed = executor
         for future, fn in live:
             if isinstance(future, Future):
-                inner = executor.submit(self._run, fn)
+                inner = self._submit_to(executor, fn)
                 inner.add_done_callback(functools.partial(_copy_outcome, to=future))
             else:  # straight back to the loop, as call() does
-                executor.call(functools.partial(self._run, fn), future)
+                self._running += 1
+                executor.call(functools.partial(self._run, fn), future, self._settled)
         return True
 
-    def _run(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-        if self.keeps_connection:  # the connection stays: nothing to ask after
-            drop_unusable_connections()
-            return fn(*args, **kwargs)
+    def _run(self, fn: Callable[[], Any]) -> Any:
+        """On the thread: check a kept connection first, or give the
+        connections back after (config/db.py)."""
+        if self._threads.keep_connections:
+            return run_on_kept_connection(fn)
         try:
-            return fn(*args, **kwargs)
+            return fn()
         finally:
-            self.holds_connection = holds_connection()
+            release_connections()
 
     def give_back(self) -> None:
+        """The request has ended: the thread goes back once no call runs."""
         self.ended = True
         if self._pending:  # cancelled while it waited
             self._expire()
-        if self.borrowed is None:
-            return
-        if self._own:
-            self.borrowed.shutdown(wait=False)  # its thread ends once idle
-        else:
-            self._threads.give_back(self.borrowed)
-        self.borrowed = None
+        if self._running == 0:
+            self._release()
 
 
 class BodyTooLarge(Exception):
@@ -401,7 +444,7 @@ class LongLivedThreadsASGIHandler(ASGIHandler):
             lent = request_thread.set(thread)  # config.db.db_call goes straight to it
             try:
                 async with ThreadSensitiveContext(executor=thread):
-                    await self.handle_lent(scope, receive, send, thread)
+                    await self.handle_lent(scope, receive, send)
             finally:
                 request_thread.reset(lent)
                 thread.give_back()
@@ -413,12 +456,9 @@ class LongLivedThreadsASGIHandler(ASGIHandler):
             too_large["Connection"] = "close"  # the rest of the body is not read
             await self.send_response(too_large, send)
 
-    async def handle_lent(
-        self, scope: Any, receive: Any, send: Any, thread: _LentThread
-    ) -> None:
+    async def handle_lent(self, scope: Any, receive: Any, send: Any) -> None:
         """Django 5.2's ASGIHandler.handle(), but the view runs in this task
-        and the response is closed on the event loop when the request never
-        used a thread (see above)."""
+        and the response is closed on the event loop (see above)."""
         try:
             body_file = await self.read_body(receive)
         except RequestAborted:
@@ -465,8 +505,6 @@ class LongLivedThreadsASGIHandler(ASGIHandler):
                 raise gone[0]
         if response is None:
             await signals.request_finished.asend(sender=self.__class__)
-        elif not thread.holds_connection or thread.keeps_connection:
-            response.close()  # no connection to give back on a thread
         else:
-            await sync_to_async(response.close)()
+            response.close()  # no thread holds a connection of the request
         body_file.close()

@@ -19,17 +19,25 @@ does; a call not yet started is skipped. Anywhere else (tests' rollback mode
 under async_to_sync, management commands) it is `sync_to_async`.
 """
 
+import contextlib
 import contextvars
 import functools
+import select
 import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, ParamSpec, Protocol, TypeVar
 
+import psycopg
 from asgiref.sync import AsyncToSync, sync_to_async
-from django.db import connections
+from django.db import InterfaceError, OperationalError, connections
 from psycopg import pq
 
+from config import metrics
+
 _thread = threading.local()
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class LentThread(Protocol):
@@ -47,9 +55,43 @@ request_thread: contextvars.ContextVar[LentThread | None] = contextvars.ContextV
 
 
 def mark_keeper() -> None:
-    """Mark this thread as one that keeps its connection between requests
+    """Mark this thread as one that keeps its connection between calls
     (a request thread of config/asgi_handler.py with keep_connections)."""
     _thread.keeps_connection = True
+
+
+def closed_by_server(raw: "psycopg.Connection[Any]") -> bool:
+    """Whether the server has spoken to, or hung up on, this idle session.
+
+    One non-blocking poll of the socket, no round trip. An idle session of
+    Django's never listens, so the server only writes to it to end it: a
+    FATAL on shutdown, restart or pg_terminate_backend, then end of stream.
+    """
+    try:
+        readable, _, _ = select.select((raw.fileno(),), (), (), 0)
+    except (OSError, ValueError, psycopg.Error):  # no socket left
+        return True
+    return bool(readable)
+
+
+_purging = threading.Lock()
+
+
+def connection_lost() -> None:
+    """One connection was found dead: a restart kills them all. Check the
+    pool's idle connections now (a round trip each; the dead ones fail at
+    once and are replaced), so no request is handed one."""
+    if not _purging.acquire(blocking=False):
+        return  # another thread is at it
+    try:
+        metrics.db_connections_lost.inc()
+        for conn in connections.all(initialized_only=True):
+            pool = getattr(conn, "pool", None)
+            if pool is not None:
+                with contextlib.suppress(Exception):  # a pool closed meanwhile
+                    pool.check()
+    finally:
+        _purging.release()
 
 
 def drop_unusable_connections() -> None:
@@ -57,21 +99,50 @@ def drop_unusable_connections() -> None:
 
     Django checks a connection at request start and end (request_started,
     request_finished); a kept connection is checked here instead, before each
-    call, without a round trip: after an error, once broken or closed, or left
-    inside a transaction. A connection that died silently (a server restart)
-    fails its next query once (503), and is replaced on the call after.
+    call, without a round trip: after an error, once broken or closed, left
+    inside a transaction, or closed by the server while idle (a restart). The
+    call then runs on a fresh connection: a statement that would have found
+    the connection dead never reaches it (#16).
     """
+    lost = False
     for conn in connections.all(initialized_only=True):
         raw = conn.connection
         if raw is None or conn.in_atomic_block:
             continue
-        if (
+        if raw.closed or raw.broken or closed_by_server(raw):
+            lost = True
+            with contextlib.suppress(Exception):
+                raw.close()  # the pool then discards it, instead of keeping it
+            conn.close()
+        elif (
             conn.errors_occurred
-            or raw.closed
-            or raw.broken
             or raw.info.transaction_status != pq.TransactionStatus.IDLE
         ):
             conn.close()
+    if lost:
+        connection_lost()
+
+
+def run_on_kept_connection(fn: Callable[[], R]) -> R:
+    """Run `fn` on this thread's kept connection, checked first."""
+    drop_unusable_connections()
+    try:
+        return fn()
+    except (OperationalError, InterfaceError):
+        if any(
+            conn.connection is not None and conn.connection.broken
+            for conn in connections.all(initialized_only=True)
+        ):
+            connection_lost()
+        raise
+
+
+def release_connections() -> None:
+    """Give back what this thread's last call left open (to the pool, or
+    closed, as request_finished would), except inside a transaction."""
+    for conn in connections.all(initialized_only=True):
+        if conn.connection is not None and not conn.in_atomic_block:
+            conn.close_if_unusable_or_obsolete()
 
 
 def libpq_params(alias: str = "default") -> dict[str, Any]:
@@ -81,10 +152,6 @@ def libpq_params(alias: str = "default") -> dict[str, Any]:
     for key in ("cursor_factory", "context", "prepare_threshold"):
         params.pop(key, None)  # Django's, not libpq's
     return params
-
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 
 def release_pooled_connections() -> None:
@@ -99,17 +166,6 @@ def release_pooled_connections() -> None:
             and not conn.in_atomic_block
         ):
             conn.close()
-
-
-def holds_connection() -> bool:
-    """Whether this thread still has a database connection open.
-
-    Django's connections are thread-local (not per async context): ask on
-    the thread that ran the queries.
-    """
-    return any(
-        conn.connection is not None for conn in connections.all(initialized_only=True)
-    )
 
 
 class DbCall(Generic[P, R]):

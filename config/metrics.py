@@ -4,6 +4,9 @@
   and status (recorded by config/request_log.py);
 - `db_pool_connections` (size, idle, waiting requests) of this process's pool;
 - `utility_calls_total` by utility and outcome (utilities/runners.py);
+- `db_connections_lost_total`: connections found closed by the server;
+- `cache_outages_total` and `cache_fallback_calls_total`: Redis outages, and
+  the cache calls this process's counters served meanwhile (config/cache.py);
 - `jobs` by status, counted in the database when scraped.
 
 /metrics answers 404 unless API_METRICS_TOKEN is set, and then only to
@@ -43,6 +46,19 @@ request_duration = Histogram(
 )
 utility_calls = Counter(
     "utility_calls_total", "Utility calls, by outcome.", ["utility", "outcome"]
+)
+db_connections_lost = Counter(
+    "db_connections_lost_total",
+    "Times a database connection was found closed by the server (config/db.py).",
+)
+cache_outages = Counter(
+    "cache_outages_total",
+    "Times the shared cache (Redis) became unreachable and the rate limits "
+    "fell back to this process's counters (config/cache.py).",
+)
+cache_fallback_calls = Counter(
+    "cache_fallback_calls_total",
+    "Cache calls served by this process's counters while Redis was away.",
 )
 
 

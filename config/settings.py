@@ -103,6 +103,10 @@ def _database() -> dict[str, Any]:
         # threads keep a connection each (DB_KEEP_CONNECTIONS below), or a
         # request borrows one and gives it back at request_finished.
         db["CONN_MAX_AGE"] = 0  # the pool does the reuse; Django requires 0
+        # The pool checks a connection (a round trip) before handing it out.
+        # Request threads keep theirs, so that is rare: after a kept one was
+        # dropped (config/db.py), or per call without kept connections.
+        db["CONN_HEALTH_CHECKS"] = True
         # A short `timeout` answers 503 quickly when no connection comes
         # (server down, pool exhausted); a short `reconnect_timeout` keeps
         # the pool's reconnect backoff from outlasting an outage.

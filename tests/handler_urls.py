@@ -63,7 +63,7 @@ async def count_users_released(request: HttpRequest) -> JsonResponse:
 
 def _where() -> dict[str, object]:
     request_id = structlog.contextvars.get_contextvars().get("request_id")
-    return {"thread": threading.get_ident(), "request_id": request_id}
+    return {"thread": threading.current_thread().name, "request_id": request_id}
 
 
 async def where(request: HttpRequest) -> JsonResponse:
