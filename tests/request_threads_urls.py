@@ -12,12 +12,13 @@ from utilities.api import build_utilities_router
 from utilities.registry import Registry
 
 held: list[int] = []  # one entry per call inside hold(), until it returns
-let_go: dict[str, asyncio.Event] = {}
+let_go: dict[str, asyncio.Event] = {}  # "event": set by the test; "arrived": by hold()
 
 
 async def hold() -> int:
     """Wait on the event loop until the test sets `let_go["event"]`."""
     held.append(1)
+    let_go["arrived"].set()
     try:
         await let_go["event"].wait()
     finally:

@@ -5,7 +5,7 @@ request threads that keep their connections, as in production.
 """
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable
 
 import httpx
 import pytest
@@ -33,6 +33,7 @@ async def api(tx_db: None) -> AsyncIterator[httpx.AsyncClient]:
         threads=THREADS, keep_connections=True, wait_s=30
     )
     let_go["event"] = asyncio.Event()
+    let_go["arrived"] = asyncio.Event()
     transport = httpx.ASGITransport(app=handler)
     async with httpx.AsyncClient(
         transport=transport,
@@ -45,11 +46,12 @@ async def api(tx_db: None) -> AsyncIterator[httpx.AsyncClient]:
     await sync_to_async(handler.close_connections)()
 
 
-async def _until(condition: Callable[[], bool]) -> None:
-    """Yield to the loop until `condition()` holds (bounded: 5 s)."""
+async def _until_held(calls: int) -> None:
+    """Wait until `calls` calls are inside hold() (bounded: 5 s)."""
     async with asyncio.timeout(5):
-        while not condition():
-            await asyncio.sleep(0.01)
+        while len(held) < calls:
+            let_go["arrived"].clear()
+            await let_go["arrived"].wait()
 
 
 def _hold(api: httpx.AsyncClient) -> Awaitable[httpx.Response]:
@@ -63,7 +65,7 @@ async def test_calls_awaiting_a_utility_leave_the_threads_to_others(
     an unrelated read is answered while they all still wait."""
     settings.UTILITIES_OVERRIDES = {"hold": {"concurrency": THREADS * 2}}
     calls = [_hold(api) for _ in range(THREADS * 2)]
-    await _until(lambda: len(held) == THREADS * 2)
+    await _until_held(THREADS * 2)
 
     me = await api.get("/api/users/me")
     still_held = len(held)
@@ -84,7 +86,7 @@ async def test_calls_beyond_slots_and_queue_are_refused_before_a_slot_frees(
         "hold": {"concurrency": 1, "queue_size": 2, "queue_wait_s": 30}
     }
     calls = [_hold(api) for _ in range(3)]
-    await _until(lambda: len(held) == 1)
+    await _until_held(1)
     await asyncio.sleep(0.2)  # the two queued calls reach the gate
 
     refused = await api.post("/held/utilities/hold", json={})
