@@ -7,9 +7,10 @@ from django.http import HttpRequest
 from django.urls import URLPattern, URLResolver
 from ninja import NinjaAPI
 from ninja.openapi.schema import OpenAPISchema
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from config import errors, readiness
+from config.cache import CacheState, cache_state
 from config.db import db_call
 from config.docs import docs_access
 from config.parser import BoundedJSONParser
@@ -94,14 +95,27 @@ async def get_health(request: HttpRequest) -> HealthOut:
     return HealthOut(status="ok")
 
 
+class ReadyOut(BaseModel):
+    status: str
+    cache: CacheState = Field(
+        description="Where the rate limits count: in Redis, shared by every "
+        "process; `degraded`: Redis is away and each process counts alone; "
+        "`local`: no Redis is configured."
+    )
+
+
 @api.get(
     "/ready",
-    response={200: HealthOut, **errors.error_responses(503)},
+    response={200: ReadyOut, **errors.error_responses(503)},
     tags=["operations"], auth=None, throttle=[],
 )  # fmt: skip
-async def get_ready(request: HttpRequest) -> HealthOut:
-    """Readiness: the database answers and its migrations are applied; else 503."""
+async def get_ready(request: HttpRequest) -> ReadyOut:
+    """Readiness: the database answers and its migrations are applied; else 503.
+
+    A cache away (`degraded`) is reported, but is no reason to take the
+    process out of rotation: the rate limits then count in each process.
+    """
     problem = await db_call(readiness.database_problem)()
     if problem is not None:
         raise errors.NotReady(problem)
-    return HealthOut(status="ready")
+    return ReadyOut(status="ready", cache=await db_call(cache_state)())

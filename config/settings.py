@@ -190,13 +190,23 @@ STORAGES = {
 }
 
 # Shared state (throttle counters): Redis when REDIS_URL is set, so several
-# server processes share one limit; otherwise this process's memory.
+# server processes share one limit; otherwise this process's memory. While
+# Redis cannot be reached each process counts on its own (config/cache.py):
+# one try waits at most the connect timeout, and Redis is tried again every
+# REDIS_RETRY_AFTER_S seconds.
 REDIS_URL = env.str("REDIS_URL", default="")
 CACHES = {
     "default": (
         {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "config.cache.FallbackRedisCache",
             "LOCATION": REDIS_URL,
+            "OPTIONS": {
+                "socket_connect_timeout": env.float(
+                    "REDIS_CONNECT_TIMEOUT_S", default=0.25
+                ),
+                "socket_timeout": env.float("REDIS_TIMEOUT_S", default=0.5),
+                "RETRY_AFTER_S": env.float("REDIS_RETRY_AFTER_S", default=1.0),
+            },
         }
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
@@ -213,6 +223,8 @@ API_THROTTLE_ANON = env.str("API_THROTTLE_ANON", default="60/m")
 API_THROTTLE_USER = env.str("API_THROTTLE_USER", default="1200/m")
 API_THROTTLE_JOBS = env.str("API_THROTTLE_JOBS", default="30/m")
 API_THROTTLE_LOGIN = env.str("API_THROTTLE_LOGIN", default="10/m")
+# Failed log-ins per account (normalised email, known or not), from any address.
+API_THROTTLE_LOGIN_ACCOUNT = env.str("API_THROTTLE_LOGIN_ACCOUNT", default="20/h")
 API_THROTTLE_FAILED_AUTH = env.str("API_THROTTLE_FAILED_AUTH", default="20/h")
 
 # A bearer token verified less than this many seconds ago is trusted again

@@ -26,7 +26,7 @@ async def test_ready_when_the_database_answers_and_is_migrated(
     response = await anon.get("/api/ready")
 
     assert response.status_code == 200
-    assert response.json() == {"status": "ready"}
+    assert response.json() == {"status": "ready", "cache": "local"}
 
 
 @pytest.mark.django_db(transaction=True)
