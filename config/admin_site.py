@@ -7,23 +7,21 @@ from django.contrib.admin.apps import AdminConfig as BaseAdminConfig
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
-from config.clients import client_ip
-
 
 class ThrottledAdminSite(AdminSite):
-    """Refuse admin log-in attempts past API_THROTTLE_LOGIN per address (429)."""
+    """Refuse admin log-in attempts past API_THROTTLE_LOGIN per address, or
+    past API_THROTTLE_LOGIN_ACCOUNT failures per account (429)."""
 
     def login(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
         # Imported here: this module loads with the app registry, before models.
-        from config.security import login_limiter, security_log
+        from config.security import login_failed_sync, login_wait_sync
 
+        email = str(request.POST.get("username", ""))
         if request.method == "POST":
-            ip = client_ip(request)
-            wait = login_limiter.retry_after_sync(ip)
+            wait = login_wait_sync(request, email)
             if wait is not None:
-                security_log.warning("throttled scope=admin-login ip=%s", ip)
                 context = {
                     **self.each_context(request),
                     "title": "Too many attempts",
@@ -34,11 +32,10 @@ class ThrottledAdminSite(AdminSite):
                 )
                 refused["Retry-After"] = str(wait)
                 return refused
-            login_limiter.hit_sync(ip)
         response = super().login(request, extra_context)
         # A POST answered with the form again is a failed attempt.
         if request.method == "POST" and response.status_code == 200:
-            security_log.warning("admin login failed ip=%s", client_ip(request))
+            login_failed_sync(request, email)
         return response
 
 

@@ -8,6 +8,7 @@ authentication, so failed authentications are limited here, before it;
 the throttles themselves are in config/throttles.py.
 """
 
+import hashlib
 import logging
 import math
 from typing import Any, cast
@@ -72,9 +73,45 @@ class FailureLimiter:
 
 
 failed_auth = FailureLimiter("failed-auth", "API_THROTTLE_FAILED_AUTH")
-login_limiter = FailureLimiter(
-    "login", "API_THROTTLE_LOGIN"
-)  # the API's and the admin's
+# The API's and the admin's log-ins: every attempt, per client address; and
+# failed attempts per account, whatever the address (#16).
+login_limiter = FailureLimiter("login", "API_THROTTLE_LOGIN")
+login_account_limiter = FailureLimiter("login-account", "API_THROTTLE_LOGIN_ACCOUNT")
+
+
+def account_ident(email: str) -> str:
+    """The per-account counter's name for an email, known or not: normalised
+    as the login finds it (case-insensitive), and hashed, so that no address
+    sits in the cache."""
+    normal = email.strip().lower().encode("utf-8", "surrogatepass")
+    return hashlib.sha256(normal).hexdigest()[:32]
+
+
+def login_wait_sync(request: HttpRequest, email: str) -> int | None:
+    """Count a log-in attempt from the client's address; return the seconds
+    to wait if the address or the account is over its limit, else None.
+
+    An unknown email is limited as a known one is, so a 429 reveals nothing.
+    """
+    ip = client_ip(request)
+    for limiter, ident in (
+        (login_limiter, ip),
+        (login_account_limiter, account_ident(email)),
+    ):
+        wait = limiter.retry_after_sync(ident)
+        if wait is not None:
+            security_log.warning(
+                "throttled scope=%s ip=%s path=%s", limiter.scope, ip, request.path
+            )
+            return wait
+    login_limiter.hit_sync(ip)
+    return None
+
+
+def login_failed_sync(request: HttpRequest, email: str) -> None:
+    """Count a failed log-in against the account, and log it."""
+    login_account_limiter.hit_sync(account_ident(email))
+    security_log.warning("login failed ip=%s path=%s", client_ip(request), request.path)
 
 
 def check_not_blocked_sync(limiter: FailureLimiter, request: HttpRequest) -> None:

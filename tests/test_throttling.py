@@ -29,7 +29,7 @@ def backend(request: pytest.FixtureRequest, settings: Settings) -> str:
     if request.param == "redis":
         settings.CACHES = {
             "default": {
-                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "BACKEND": "config.cache.FallbackRedisCache",
                 "LOCATION": os.environ.get(
                     "TEST_REDIS_URL", "redis://127.0.0.1:6379/15"
                 ),
@@ -227,6 +227,35 @@ async def test_rotating_forwarded_for_does_not_escape_the_limit(
     ]
 
     assert statuses == [401, 401, 429]
+
+
+async def test_login_is_limited_per_account_across_addresses(
+    backend: str, one_window: None, settings: Settings, carol: User
+) -> None:
+    """Failed log-ins from ever new addresses still stop at the account's
+    limit, even the right password; an unknown email is limited alike, and
+    another account is not affected (#16)."""
+    settings.NUM_PROXIES = 1
+    settings.API_THROTTLE_LOGIN = "100/m"
+    settings.API_THROTTLE_LOGIN_ACCOUNT = "3/h"
+    anon = client()
+
+    async def attempt(email: str, password: str, n: int) -> int:
+        headers = {"X-Forwarded-For": f"198.51.100.{n}"}
+        body = {"email": email, "password": password}
+        return (
+            await anon.post("/api/auth/tokens", json=body, headers=headers)
+        ).status_code
+
+    known = [await attempt(carol.email, "guess", n) for n in range(4)]
+    right = await attempt(carol.email.upper(), PASSWORD, 10)
+    unknown = [await attempt("nobody@example.com", "guess", 20 + n) for n in range(4)]
+    other = await attempt("someone@example.com", "guess", 30)
+
+    assert known == [401, 401, 401, 429]
+    assert right == 429
+    assert unknown == [401, 401, 401, 429]
+    assert other == 401
 
 
 async def test_trusted_proxy_separates_clients(

@@ -2,16 +2,17 @@
 
 from datetime import datetime, timedelta
 
+from asgiref.sync import sync_to_async
 from django.contrib.auth import aauthenticate
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
-from ninja.errors import AuthenticationError
+from ninja.errors import AuthenticationError, Throttled
 from pydantic import ConfigDict, Field
 
 from config.clients import client_ip
 from config.db import db_call
 from config.errors import ApiError, error_responses
-from config.security import check_not_blocked, login_limiter, security_log
+from config.security import login_failed_sync, login_wait_sync, security_log
 from users import tokens
 from users.models import ApiToken, User
 from users.schemas import Email, Password
@@ -54,13 +55,14 @@ async def create_token(request: HttpRequest, payload: TokenRequest) -> Status[To
 
     A wrong email and a wrong password get the same 401.
     """
-    await check_not_blocked(login_limiter, request)
-    await login_limiter.hit(client_ip(request))
+    wait = await sync_to_async(login_wait_sync)(request, payload.email)
+    if wait is not None:
+        raise Throttled(wait)
     # Django's backend hashes a dummy password for an unknown email, so the
     # answer takes as long either way (#20760).
     user = await aauthenticate(request, email=payload.email, password=payload.password)
     if not isinstance(user, User):
-        security_log.warning("login failed ip=%s", client_ip(request))
+        await sync_to_async(login_failed_sync)(request, payload.email)
         raise AuthenticationError()
     expires_in = (
         timedelta(days=payload.expires_in_days) if payload.expires_in_days else None
