@@ -8,28 +8,22 @@ production settings, as deployed; the test talks to it over HTTP.
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.live_server import Server, free_port, live_server
+
 ROOT = Path(__file__).resolve().parents[2]
 PG_BIN = next(Path("/usr/lib/postgresql").glob("*/bin"), None)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _as_postgres(args: list[str]) -> list[str]:
@@ -75,7 +69,7 @@ def cluster() -> Iterator[Cluster]:
         check=True,
         capture_output=True,
     )
-    cluster = Cluster(data=data, port=_free_port(), log=base / "postgres.log")
+    cluster = Cluster(data=data, port=free_port(), log=base / "postgres.log")
     cluster.ctl("start")
     try:
         yield cluster
@@ -89,14 +83,6 @@ def cluster() -> Iterator[Cluster]:
         shutil.rmtree(base, ignore_errors=True)
 
 
-@dataclass
-class Server:
-    process: subprocess.Popen[bytes]
-    url: str
-    token: str
-    log: Path
-
-
 @pytest.fixture
 def server(
     cluster: Cluster, tmp_path: Path, request: pytest.FixtureRequest
@@ -104,58 +90,12 @@ def server(
     """The production server on the private cluster; indirect parameters add
     environment variables."""
     env = {
-        **{
-            k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "API_"))
-        },
         "DATABASE_URL": cluster.url,
-        "DJANGO_DEBUG": "false",
-        "DJANGO_SECRET_KEY": "fault-tests-only-" + "x" * 40,
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-        "DJANGO_SECURE_SSL_REDIRECT": "false",
         "DJANGO_DB_POOL_TIMEOUT": "2",
-        "REDIS_URL": "",
         **getattr(request, "param", {}),
     }
-    manage = [sys.executable, "manage.py"]
-    subprocess.run([*manage, "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-    email = f"staff-{time.monotonic_ns()}@example.com"
-    subprocess.run(
-        [*manage, "createsuperuser", "--noinput", "--email", email, "--name", "Staff"],
-        cwd=ROOT, env=env, check=True, capture_output=True,
-    )  # fmt: skip
-    token = subprocess.run(
-        [*manage, "issue_token", email], cwd=ROOT, env=env, check=True,
-        capture_output=True, text=True,
-    ).stdout.strip()  # fmt: skip
-    port = _free_port()
-    log = tmp_path / "server.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "config.serve", "config.asgi:application"]
-            + ["--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/api/health").status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.1)
-    else:
-        process.kill()
-        pytest.fail(f"the server did not start:\n{log.read_text()[-2000:]}")
-    try:
-        yield Server(process, url, token, log)
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    with live_server(env, tmp_path) as running:
+        yield running
 
 
 def _me(server: Server) -> httpx.Response:
@@ -318,3 +258,69 @@ def test_sigterm_lets_the_request_in_flight_finish(
     assert answers[0].json()["age"] == 42
     assert code == 0
     assert "Finished server process" in server.log.read_text()
+
+
+def _burst(server: Server, requests: int) -> list[int]:
+    """`requests` concurrent reads; their statuses."""
+    with ThreadPoolExecutor(requests) as pool:
+        return [r.status_code for r in pool.map(lambda _: _me(server), range(requests))]
+
+
+def _end_sessions(cluster: Cluster) -> int:
+    """End every client session of the server's (as a restart does); how many."""
+    out = subprocess.run(
+        [f"{PG_BIN}/psql", "-h", "127.0.0.1", "-p", str(cluster.port), "-U", "postgres"]
+        + ["-Atc", "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                   " WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    return int(out.stdout.strip())
+
+
+def test_sessions_the_database_ended_cost_no_request(
+    cluster: Cluster, server: Server
+) -> None:
+    """With every kept connection ended by the server, the next requests are
+    all served: each thread finds its connection closed before using it, and
+    the pool's idle ones are checked as soon as the first is found (#16)."""
+    for _ in range(3):  # most request threads now keep a connection
+        assert _burst(server, 12) == [200] * 12
+    ended = _end_sessions(cluster)
+    time.sleep(0.2)  # the goodbyes reach the sockets
+
+    after = _burst(server, 10) + _burst(server, 10)
+
+    assert ended >= 4
+    assert after == [200] * 20
+
+
+def test_a_restart_under_load_costs_at_most_one_failed_request(
+    cluster: Cluster, server: Server
+) -> None:
+    """Clients keep reading while PostgreSQL restarts: at most the one
+    request whose statement was on the wire fails (503), none with a 500."""
+    for _ in range(3):
+        assert _burst(server, 12) == [200] * 12
+    statuses: list[int] = []
+    stop = threading.Event()
+
+    def read_on() -> None:
+        while not stop.is_set():
+            statuses.append(_me(server).status_code)
+
+    readers = [threading.Thread(target=read_on) for _ in range(3)]
+    for reader in readers:
+        reader.start()
+    time.sleep(0.5)
+    before = len(statuses)
+    cluster.ctl("restart", "-m", "fast")
+    time.sleep(1.5)
+    stop.set()
+    for reader in readers:
+        reader.join(30)
+
+    assert before >= 3
+    assert len(statuses) >= before + 6  # read on through and after the restart
+    assert set(statuses) <= {200, 503}
+    assert statuses.count(503) <= 1, statuses.count(503)
+    assert _burst(server, 10) == [200] * 10
