@@ -1,8 +1,9 @@
 """The yardstick: the benchmarked endpoints in FastAPI + SQLAlchemy 2 (asyncpg) + pydantic 2.
 
-Used only by bench/cpu_per_request.py, which serves it with uvicorn beside the
-Django server and points both at the same PostgreSQL database. It does the
-same work per request as the Django service for these endpoints:
+Used by bench/cpu_per_request.py and bench/mixed_load.py, which serve it with
+uvicorn beside the Django server and point both at the same PostgreSQL
+database. It does the same work per request as the Django service for these
+endpoints:
 
 - the same tables (`users_user`, `users_apitoken`, created by Django's
   migrations) and the same queries in the same order: the bearer token is
@@ -25,10 +26,12 @@ same work per request as the Django service for these endpoints:
 - the same JSON bodies: the user fields, `{"items", "count"}` pages, datetimes
   as Django's encoder writes them (milliseconds, `Z`), `{"result": ...}` for
   utilities, the project's error shape;
-- utilities from `utilities/functions`: `slugify` inline, `prime_factors` in
-  a process pool (forkserver, UTILITIES_PROCESS_WORKERS workers), each behind
+- utilities from `utilities/functions`: `slugify` inline, `prime_factors` and
+  `count_primes` in a process pool (forkserver, UTILITIES_PROCESS_WORKERS
+  workers at UTILITIES_PROCESS_NICE, as utilities/runners.py's), each behind
   the same per-utility slots and queue (UTILITIES_CONCURRENCY,
-  UTILITIES_QUEUE_SIZE, UTILITIES_QUEUE_WAIT_S) and body-size bound.
+  UTILITIES_QUEUE_SIZE, UTILITIES_QUEUE_WAIT_S), time limit
+  (utilities/catalogue.py's) and body-size bound.
 
 What it does not do (bench/README.md lists it): rate limits (Django's
 throttles and the failed-token limiter), session auth, CSRF, the production
@@ -110,7 +113,12 @@ from sqlalchemy.ext.asyncio import (  # type: ignore[import-not-found, unused-ig
 )
 
 from config.validators import reject_nul_and_surrogates
-from utilities.functions.primes import FACTOR_MAX, prime_factors
+from utilities.functions.primes import (
+    COUNT_MAX,
+    FACTOR_MAX,
+    count_primes,
+    prime_factors,
+)
 from utilities.functions.text import SLUG_LENGTH_MAX, SLUG_TEXT_MAX, slugify
 
 AGE_MAX = 150
@@ -287,6 +295,16 @@ class PrimeFactorsResult(BaseModel):
     result: list[int]
 
 
+class CountPrimesArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    limit: Annotated[int, Field(ge=0, le=COUNT_MAX)]
+
+
+class CountPrimesResult(BaseModel):
+    result: int
+
+
 # -- errors (the project's one error shape) -------------------------------------
 
 
@@ -330,7 +348,9 @@ class Gate:
 
     async def run(self, call: Callable[[], Any]) -> Any:
         if self.waiting_or_running >= self.bound:
-            raise ApiError(503, "busy", "All slots for this function are taken.")
+            raise ApiError(
+                503, "utility_busy", "All slots for this function are taken."
+            )
         self.waiting_or_running += 1
         try:
             try:
@@ -339,7 +359,7 @@ class Gate:
                 else:  # utilities/runners.py: a free slot without wait_for's task
                     await self.semaphore.acquire()
             except TimeoutError:
-                raise ApiError(503, "busy", "All slots are taken.") from None
+                raise ApiError(503, "utility_busy", "All slots are taken.") from None
             try:
                 return await call()
             finally:
@@ -365,6 +385,9 @@ def _process_pool() -> ProcessPoolExecutor:
                 _env_float("UTILITIES_PROCESS_WORKERS", os.cpu_count() or 1)
             ),
             mp_context=multiprocessing.get_context("forkserver"),
+            # utilities/runners.py: workers yield the CPU to the event loop.
+            initializer=os.nice,
+            initargs=(int(_env_float("UTILITIES_PROCESS_NICE", 10)),),
         )
     return state.pool
 
@@ -518,6 +541,23 @@ current_user = _cached_or_looked_up if TOKEN_CACHE_SECONDS > 0 else _looked_up
 
 
 Actor = Annotated[Row[Any], Depends(current_user)]
+
+
+async def _looked_up_briefly(request: Request) -> Row[Any]:
+    """For endpoints that need no connection after auth (the utilities): the
+    lookup takes a connection of its own and gives it back at once, as
+    Django's request threads do since #16, so a call awaiting its utility
+    holds no connection."""
+    if TOKEN_CACHE_SECONDS > 0:
+        return await _cached_or_looked_up(request)
+    async with state.engine.connect() as conn:
+        row = await authenticate(conn, _bearer(request))  # autocommit
+    if row is None:
+        raise _unauthenticated()
+    return row
+
+
+CallerOnly = Annotated[Row[Any], Depends(_looked_up_briefly)]
 
 
 def _require_staff(actor: Row[Any]) -> None:
@@ -675,7 +715,7 @@ async def _check_body(request: Request) -> None:
 
 @app.post("/api/utilities/slugify")
 async def call_slugify(
-    request: Request, payload: SlugifyArgs, actor: Actor
+    request: Request, payload: SlugifyArgs, actor: CallerOnly
 ) -> SlugifyResult:
     await _check_body(request)
 
@@ -687,7 +727,7 @@ async def call_slugify(
 
 @app.post("/api/utilities/prime_factors")
 async def call_prime_factors(
-    request: Request, payload: PrimeFactorsArgs, actor: Actor
+    request: Request, payload: PrimeFactorsArgs, actor: CallerOnly
 ) -> PrimeFactorsResult:
     await _check_body(request)
 
@@ -702,3 +742,22 @@ async def call_prime_factors(
         return result
 
     return PrimeFactorsResult(result=await _gate("prime_factors").run(run))
+
+
+@app.post("/api/utilities/count_primes")
+async def call_count_primes(
+    request: Request, payload: CountPrimesArgs, actor: CallerOnly
+) -> CountPrimesResult:
+    await _check_body(request)
+
+    async def run() -> int:
+        future = asyncio.get_running_loop().run_in_executor(
+            _process_pool(), count_primes, payload.limit
+        )
+        try:
+            result: int = await asyncio.wait_for(future, 600)  # timeout_s=600
+        except TimeoutError:
+            raise ApiError(504, "timeout", "The function did not finish.") from None
+        return result
+
+    return CountPrimesResult(result=await _gate("count_primes").run(run))
