@@ -373,13 +373,17 @@ def run_wrk(
     seconds: int,
     connections: int,
     tag: str,
+    timeout_s: int = 5,
 ) -> dict[str, Any]:
-    """Run wrk (pinned to CPU 1) for `seconds`; return the script's summary."""
+    """Run wrk (pinned to CPU 1) for `seconds`; return the script's summary.
+
+    A request unanswered after `timeout_s` counts as a timeout (a socket error).
+    """
     command = ["taskset", "-c", CLIENT_CPU, "wrk", "-t1", f"-c{connections}"]
     command += [
         f"-d{max(1, round(seconds))}s",
         "--timeout",
-        "5s",
+        f"{timeout_s}s",
         "-s",
         str(WRK_SCRIPT),
     ]
