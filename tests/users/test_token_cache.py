@@ -104,6 +104,24 @@ async def test_staff_deactivating_a_user_stops_their_token_at_once(
     assert await token_call(raw) == 401
 
 
+async def test_revoking_the_current_token_stops_it_at_once(
+    ann: User, cached_tokens: list[float], lookups: list[str]
+) -> None:
+    """DELETE /api/auth/tokens/current forgets what this process verified:
+    the next call with the token is refused, though its entry is fresh. (The
+    revocation is not committed here, so no PostgreSQL notice forgets it: the
+    revoke itself must. The cache must be in use first: on PostgreSQL only
+    once the process listens, which `cached_tokens` waits for.)"""
+    raw = await sync_to_async(factories.token)(ann)
+    assert (await token_call(raw), await token_call(raw)) == (200, 200)
+    assert len(lookups) == 1  # the second call was answered from the cache
+
+    revoked = await client(raw).delete("/api/auth/tokens/current")
+
+    assert revoked.status_code == 204
+    assert await token_call(raw) == 401
+
+
 async def test_a_profile_change_keeps_tokens_verified(
     ann: User, cached_tokens: list[float], lookups: list[str]
 ) -> None:
