@@ -193,7 +193,8 @@ class DbCall(Generic[P, R]):
         # waiting on it: asgiref then runs calls in that sync code's thread.
         if thread is None or getattr(AsyncToSync.executors, "current", None):
             return await sync_to_async(self.run)(*args, **kwargs)
-        return await on_request_thread(thread, self.run, *args, **kwargs)
+        # The request thread gives connections back itself (_LentThread._run).
+        return await on_request_thread(thread, self.func, *args, **kwargs)
 
 
 def db_call(func: Callable[P, R]) -> Callable[P, Awaitable[R]]:

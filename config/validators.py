@@ -1,10 +1,12 @@
 """Checks on client text that the database would otherwise turn into a 500."""
 
-import unicodedata
+import re
 from typing import Any
 
 from pydantic import BeforeValidator, Strict
 from pydantic_core import PydanticCustomError
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def reject_nul_and_surrogates(value: str) -> str:
@@ -15,7 +17,9 @@ def reject_nul_and_surrogates(value: str) -> str:
     """
     if "\x00" in value:
         raise ValueError("must not contain NUL characters")
-    if any(unicodedata.category(ch) == "Cs" for ch in value):
+    if _SURROGATE.search(
+        value
+    ):  # C speed; a generator over chars was 1 % of a call (#16)
         raise ValueError("must not contain unpaired surrogate characters")
     return value
 
