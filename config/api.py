@@ -1,15 +1,15 @@
 """The NinjaAPI: routers, error handlers and the health endpoint."""
 
-from http import HTTPStatus
 from typing import Any
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, URLResolver
 from ninja import NinjaAPI
 from ninja.openapi.schema import OpenAPISchema
+from ninja.operation import Operation, PathView
 from pydantic import BaseModel, Field
 
-from config import errors, readiness
+from config import errors, openapi, readiness
 from config.cache import CacheState, cache_state
 from config.db import db_call
 from config.docs import docs_access
@@ -18,14 +18,14 @@ from config.security import api_auth
 from config.throttles import api_throttles, count_off_the_loop
 from users.api import router as users_router
 from users.auth_api import router as auth_router
-from utilities.api import build_utilities_router, jobs_router
+from utilities.api import build_jobs_router, build_utilities_router
 from utilities.catalogue import registry
 
 
 class ServiceAPI(NinjaAPI):
-    """NinjaAPI whose OpenAPI document lists the errors operations share, and
-    whose async operations count their rate limits off the event loop
-    (config/throttles.py).
+    """NinjaAPI whose OpenAPI document is a contract client generators accept
+    (config/openapi.py), whose 405s are Problems, and whose async operations
+    count their rate limits off the event loop (config/throttles.py).
 
     Each handler documents its own errors; these come from the layers around
     them: 400/413/415/422 for any body (parser, size limit, schema), 401/429
@@ -35,13 +35,14 @@ class ServiceAPI(NinjaAPI):
     """
 
     def _get_urls(self) -> list[URLResolver | URLPattern]:
-        count_off_the_loop(
-            operation
-            for router in self._get_bound_routers()
-            for path_view in router.path_operations.values()
-            for operation in path_view.operations
-        )
+        for router in self._get_bound_routers():
+            for path_view in router.path_operations.values():
+                path_view.__class__ = ProblemPathView
+                count_off_the_loop(path_view.operations)
         return super()._get_urls()
+
+    def get_openapi_operation_id(self, operation: Operation) -> str:
+        return openapi.operation_id(operation.view_func.__name__)
 
     def get_openapi_schema(self, **kwargs: Any) -> OpenAPISchema:
         schema = super().get_openapi_schema(**kwargs)
@@ -53,19 +54,22 @@ class ServiceAPI(NinjaAPI):
                 if path != "/api/health":  # the one route without the database
                     shared.append(503)
                 for status in shared:
-                    operation["responses"].setdefault(status, _error_response(status))
+                    operation["responses"].setdefault(status, {})
+        openapi.shape(schema)
         return schema
 
 
-def _error_response(status: int) -> dict[str, Any]:
-    ref = {"$ref": "#/components/schemas/ErrorOut"}
-    return {
-        "description": HTTPStatus(status).phrase,
-        "content": {"application/json": {"schema": ref}},
-    }
+class ProblemPathView(PathView):
+    """Ninja's PathView, answering a method no operation serves with a Problem."""
+
+    def _not_allowed(self) -> HttpResponse:
+        return errors.method_not_allowed(
+            {method for operation in self.operations for method in operation.methods}
+        )
 
 
 api = ServiceAPI(
+    servers=[{"url": "/", "description": "The server this document came from."}],
     title="Ninja Service API",
     version="1.0.0",
     description="Users and typed utilities, served by async Django Ninja.",
@@ -79,7 +83,7 @@ errors.install(api)
 api.add_router("/auth", auth_router)
 api.add_router("/users", users_router)
 api.add_router("/utilities", build_utilities_router(registry))
-api.add_router("/jobs", jobs_router)
+api.add_router("/jobs", build_jobs_router(registry))
 
 
 class HealthOut(BaseModel):  # not ninja's Schema: nothing to read from a model (#6)

@@ -65,7 +65,6 @@ from django.core import signals
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.db import connections
-from django.http import JsonResponse
 from django.urls import set_script_prefix
 from psycopg_pool import PoolTimeout
 
@@ -75,7 +74,8 @@ from config.db import (
     request_thread,
     run_on_kept_connection,
 )
-from config.errors import PayloadTooLarge, error_body
+from config.errors import PayloadTooLarge, api_error_response
+from config.request_log import request_id_from
 
 
 class ThreadsBusy(PoolTimeout):
@@ -449,11 +449,11 @@ class LongLivedThreadsASGIHandler(ASGIHandler):
                 request_thread.reset(lent)
                 thread.give_back()
         except BodyTooLarge:
-            too_large = JsonResponse(
-                error_body(detail=PayloadTooLarge.detail, code=PayloadTooLarge.code),
-                status=413,
-            )
+            too_large = api_error_response(PayloadTooLarge())
             too_large["Connection"] = "close"  # the rest of the body is not read
+            # Refused before the middleware: give it the id they would have.
+            sent = dict(scope.get("headers", ())).get(b"x-request-id", b"")
+            too_large["X-Request-ID"] = request_id_from(sent.decode("latin-1"))
             await self.send_response(too_large, send)
 
     async def handle_lent(self, scope: Any, receive: Any, send: Any) -> None:

@@ -8,10 +8,14 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 
+from config.security import bearer_staff_sync
+
 
 def docs_access(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Serve the docs to everyone ("public"), to staff only ("staff"), or not ("off").
 
+    Staff means a staff session (the admin's) or a staff member's bearer
+    token, so a pipeline can generate its client from the document (#17).
     Staff-only sends anyone else to the admin login, which returns here.
     """
 
@@ -20,9 +24,14 @@ def docs_access(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
         mode = settings.API_DOCS
         if mode == "off":
             raise Http404("The API documentation is turned off.")
-        if mode == "staff" and not (request.user.is_active and request.user.is_staff):
+        if mode == "staff" and not _is_staff(request):
             query = urlencode({"next": request.get_full_path()})
             return HttpResponseRedirect(f"/admin/login/?{query}")
         return view(request, *args, **kwargs)
 
     return guarded
+
+
+def _is_staff(request: HttpRequest) -> bool:
+    user = request.user
+    return bool(user.is_active and user.is_staff) or bearer_staff_sync(request)

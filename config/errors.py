@@ -1,21 +1,27 @@
 """The one error shape of the API, and the handlers that produce it.
 
-Every 4xx and 5xx answer under /api/ is an `ErrorOut`: ours (`ApiError`),
-Ninja's (validation, unparsable bodies), Django's 404 and unexpected errors.
-Nothing else builds error bodies.
+Every 4xx and 5xx answer under /api/ is a `Problem`: RFC 9457 problem
+details (`application/problem+json`: `type`, `title`, `status`, `detail`),
+with the earlier shape's `code` and `errors` kept as extension members. Ours
+(`ApiError`), Ninja's (validation, unparsable bodies, 405), Django's (404,
+a disallowed Host, 500) and the ASGI handler's 413 all come from
+problem_response(): nothing else builds an error body.
 """
 
+import json
 import logging
 import math
 from collections.abc import Callable, Iterable, Mapping
+from http import HTTPStatus
 from typing import Any
 
 import psycopg_pool
 from django import db
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.views.defaults import page_not_found, server_error
+from django.core.exceptions import DisallowedHost, RequestDataTooBig
+from django.http import Http404, HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.defaults import bad_request, page_not_found, server_error
 from ninja import NinjaAPI, Schema
 from ninja.errors import (
     AuthenticationError,
@@ -24,6 +30,7 @@ from ninja.errors import (
     Throttled,
     ValidationError,
 )
+from pydantic import Field
 
 from config.clients import client_ip
 from config.parser import NestingTooDeep, NotJSON
@@ -40,12 +47,48 @@ class ErrorItem(Schema):
     type: str
 
 
-class ErrorOut(Schema):
-    """The body of every error answer."""
+PROBLEM_CONTENT_TYPE = "application/problem+json"
 
-    detail: str
-    code: str
-    errors: list[ErrorItem] | None = None
+# RFC 9110's reason phrases. Python's HTTPStatus renamed some between
+# versions (422: Entity in 3.11, Content in 3.13), and a problem's title
+# must not change with the interpreter.
+TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    413: "Content Too Large",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Content",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+
+
+def problem_type(code: str) -> str:
+    """The problem type URI of `code`: stable, one per code (RFC 9457 3.1.1).
+
+    A tag URI (RFC 4151): an identifier, not a page to fetch; the README's
+    *Errors* section lists every code.
+    """
+    return f"tag:ninja-service,2026:problem:{code}"
+
+
+class Problem(Schema):
+    """Every error answer: RFC 9457 problem details, with `code` and `errors`."""
+
+    type: str = Field(description="The problem type: a URI, one per `code`.")
+    title: str = Field(description="The HTTP status phrase.")
+    status: int
+    detail: str = Field(description="What went wrong, in a sentence for people.")
+    code: str = Field(description="The problem type as a stable word for programs.")
+    errors: list[ErrorItem] | None = Field(
+        None, description="Where the request is invalid, and why (422)."
+    )
 
 
 class ApiError(Exception):
@@ -119,21 +162,52 @@ _HTTP_ERROR_DETAILS = {
 }
 
 
-def error_responses(*codes: int) -> dict[int, type[ErrorOut]]:
-    """Return a `response=` mapping that documents `codes` as `ErrorOut`."""
-    return dict.fromkeys(codes, ErrorOut)
+def error_responses(*codes: int) -> dict[int, type[Problem]]:
+    """Return a `response=` mapping that documents `codes` as `Problem`."""
+    return dict.fromkeys(codes, Problem)
 
 
-def error_body(
-    *, detail: str, code: str, errors: Iterable[dict[str, Any]] | None = None
+def problem_body(
+    *,
+    status: int,
+    code: str,
+    detail: str,
+    errors: Iterable[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Return an `ErrorOut` as a dict (for handlers outside Ninja's renderer)."""
-    out = ErrorOut(
-        detail=detail,
-        code=code,
-        errors=None if errors is None else [ErrorItem(**e) for e in errors],
+    """Return a `Problem` as a dict."""
+    return {
+        "type": problem_type(code),
+        "title": TITLES.get(status) or HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "errors": None if errors is None else [dict(e) for e in errors],
+    }
+
+
+def problem_response(
+    *,
+    status: int,
+    code: str,
+    detail: str,
+    errors: Iterable[dict[str, Any]] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> HttpResponse:
+    """The answer to every error: a `Problem`, as application/problem+json."""
+    body = problem_body(status=status, code=code, detail=detail, errors=errors)
+    response = HttpResponse(
+        json.dumps(body), content_type=PROBLEM_CONTENT_TYPE, status=status
     )
-    return out.model_dump()
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+def api_error_response(exc: "ApiError") -> HttpResponse:
+    """The answer to an ApiError."""
+    return problem_response(
+        status=exc.status_code, code=exc.code, detail=exc.detail, headers=exc.headers
+    )
 
 
 def _validation_items(exc: ValidationError) -> list[dict[str, Any]]:
@@ -163,67 +237,60 @@ def _log_denial(request: HttpRequest) -> None:
 
 
 def install(api: NinjaAPI) -> None:
-    """Make `api` answer every error with an `ErrorOut`."""
-
-    def respond(
-        request: HttpRequest, status: int, body: dict[str, Any]
-    ) -> HttpResponse:
-        return api.create_response(request, body, status=status)
+    """Make `api` answer every error with a `Problem`."""
 
     def on_api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
         if exc.status_code == 403:
             _log_denial(request)
-        body = error_body(detail=exc.detail, code=exc.code)
-        response = respond(request, exc.status_code, body)
-        for name, value in exc.headers.items():
-            response[name] = value
-        return response
+        return api_error_response(exc)
 
     def on_too_large(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
-        return on_api_error(request, PayloadTooLarge())
+        return api_error_response(PayloadTooLarge())
 
     def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
-        body = error_body(
-            detail="Invalid request.", code="invalid", errors=_validation_items(exc)
+        return problem_response(
+            status=422,
+            code="invalid",
+            detail="Invalid request.",
+            errors=_validation_items(exc),
         )
-        return respond(request, 422, body)
 
     def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
         if isinstance(exc.__cause__, NotJSON):  # Ninja wraps parser errors in a 400
             detail = "Send the body as JSON, with `Content-Type: application/json`."
-            body = error_body(detail=detail, code="unsupported_media_type")
-            return respond(request, 415, body)
+            return problem_response(
+                status=415, code="unsupported_media_type", detail=detail
+            )
         if isinstance(exc.__cause__, NestingTooDeep):
             detail = f"The body nests lists and objects deeper than {settings.API_MAX_JSON_DEPTH} levels."
-            return respond(request, 422, error_body(detail=detail, code="too_deep"))
+            return problem_response(status=422, code="too_deep", detail=detail)
         code = _HTTP_ERROR_CODES.get(exc.status_code, f"http_{exc.status_code}")
         detail = _HTTP_ERROR_DETAILS.get(exc.status_code, str(exc))
         if isinstance(exc, AuthorizationError):
             detail = str(exc) if str(exc) != "Forbidden" else detail
-        response = respond(
-            request, exc.status_code, error_body(detail=detail, code=code)
-        )
+        headers = {}
         if isinstance(exc, AuthenticationError):
-            response["WWW-Authenticate"] = 'Bearer realm="api"'
-        if isinstance(exc, Throttled) and exc.wait is not None:
-            response["Retry-After"] = str(max(1, math.ceil(exc.wait)))
-        return response
+            headers["WWW-Authenticate"] = 'Bearer realm="api"'
+        if isinstance(exc, Throttled):  # documented on every 429
+            headers["Retry-After"] = str(max(1, math.ceil(exc.wait or 1)))
+        return problem_response(
+            status=exc.status_code, code=code, detail=detail, headers=headers
+        )
 
     def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
-        return on_api_error(request, NotFound())
+        return api_error_response(NotFound())
 
     def on_database_down(request: HttpRequest, exc: Exception) -> HttpResponse:
         logger.warning(
             "Database unavailable on %s %s: %s", request.method, request.path, exc
         )
-        return on_api_error(request, DatabaseUnavailable())
+        return api_error_response(DatabaseUnavailable())
 
     def on_exception(request: HttpRequest, exc: Exception) -> HttpResponse:
         logger.error(
             "Unhandled error on %s %s", request.method, request.path, exc_info=exc
         )
-        body = error_body(detail="Internal server error.", code="server_error")
-        return respond(request, 500, body)
+        return _server_error()
 
     handlers: dict[type[Exception], Callable[[HttpRequest, Any], HttpResponse]] = {
         ApiError: on_api_error,
@@ -238,22 +305,53 @@ def install(api: NinjaAPI) -> None:
         api.add_exception_handler(exc_class, handler)
 
 
+def _server_error() -> HttpResponse:
+    return problem_response(
+        status=500, code="server_error", detail="Internal server error."
+    )
+
+
+def method_not_allowed(allowed: Iterable[str]) -> HttpResponse:
+    """405, with the methods the path answers in `Allow` (RFC 9110 15.5.6)."""
+    return problem_response(
+        status=405,
+        code="method_not_allowed",
+        detail="This path does not answer this method; see `Allow`.",
+        headers={"Allow": ", ".join(sorted(allowed))},
+    )
+
+
 def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
 
 
+@csrf_exempt  # a POST to no route is a 404, not a CSRF failure
+def api_not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
+    """Any /api/ path no route matches, in debug as in production (the
+    debug 404 page would otherwise answer it)."""
+    return api_error_response(NotFound())
+
+
+def handler400(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """Django's 400 (a Host outside ALLOWED_HOSTS, another suspicious
+    request): a Problem under /api/, HTML elsewhere."""
+    if not _is_api(request):
+        return bad_request(request, exception)
+    if isinstance(exception, DisallowedHost):
+        detail = "This server does not answer to that host name."
+        return problem_response(status=400, code="disallowed_host", detail=detail)
+    return problem_response(status=400, code="bad_request", detail="Bad request.")
+
+
 def handler404(request: HttpRequest, exception: Exception) -> HttpResponse:
-    """Django's 404 for URLs no route matches: JSON under /api/, HTML elsewhere."""
+    """Django's 404 for URLs no route matches: a Problem under /api/, HTML elsewhere."""
     if _is_api(request):
-        return JsonResponse(
-            error_body(detail="Not found.", code="not_found"), status=404
-        )
+        return api_error_response(NotFound())
     return page_not_found(request, exception)
 
 
 def handler500(request: HttpRequest) -> HttpResponse:
-    """Django's last-resort 500: JSON under /api/, HTML elsewhere."""
+    """Django's last-resort 500: a Problem under /api/, HTML elsewhere."""
     if _is_api(request):
-        body = error_body(detail="Internal server error.", code="server_error")
-        return JsonResponse(body, status=500)
+        return _server_error()
     return server_error(request)

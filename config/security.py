@@ -205,6 +205,24 @@ class SessionAuth(APIKeyCookie):
 api_auth = [BearerAuth(), SessionAuth()]
 
 
+def bearer_staff_sync(request: HttpRequest) -> bool:
+    """Whether the request carries a staff member's bearer token (for the docs,
+    config/docs.py). Sync; a wrong token counts toward the failed-token limit,
+    and a client over that limit is refused whatever it sends."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return False
+    ip = client_ip(request)
+    if failed_auth.retry_after_sync(ip) is not None:
+        return False
+    api_token = tokens.token_authenticate(token.strip())
+    if api_token is None:
+        failed_auth.hit_sync(ip)
+        security_log.warning("auth failed kind=token ip=%s path=%s", ip, request.path)
+        return False
+    return bool(api_token.user.is_active and api_token.user.is_staff)
+
+
 def actor(request: HttpRequest) -> User:
     """Return the authenticated user of a request that passed the API's auth."""
     return cast(User, request.auth)  # type: ignore[attr-defined]  # set by Ninja

@@ -66,12 +66,15 @@ def fault(db: None) -> Iterator[Fault]:
 
 def assert_database_unavailable(response: httpx.Response) -> None:
     assert response.status_code == 503
-    assert response.headers["Content-Type"].startswith("application/json")
+    assert response.headers["Content-Type"] == "application/problem+json"
     assert response.json() == {
+        "type": "tag:ninja-service,2026:problem:database_unavailable",
+        "title": "Service Unavailable",
+        "status": 503,
         "detail": DatabaseUnavailable.detail,
         "code": "database_unavailable",
         "errors": None,
-    }  # ErrorOut, and nothing of the exception's message
+    }  # a Problem, and nothing of the exception's message
     assert response.headers["Retry-After"].isdigit()
 
 

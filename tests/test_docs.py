@@ -5,6 +5,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from pytest_django import Settings
 
+from tests import factories
 from tests.users.test_admin import _log_in
 from users.models import User
 
@@ -53,7 +54,8 @@ async def test_docs_send_the_csrf_token_for_sessions(anon: httpx.AsyncClient) ->
 async def test_every_operation_documents_the_errors_around_it(
     anon: httpx.AsyncClient,
 ) -> None:
-    """Body errors on every body, 401/429 behind auth, 503 wherever the database is."""
+    """Body errors on every body, 401/429 behind auth, 503 wherever the
+    database is; each as the shared Problem, in application/problem+json."""
     schema = (await anon.get("/api/openapi.json")).json()
 
     for path, operations in schema["paths"].items():
@@ -65,5 +67,38 @@ async def test_every_operation_documents_the_errors_around_it(
             if operation.get("security"):
                 assert {"401", "429"} <= codes, (method, path)
             for code in codes - {"200", "201", "202", "204"}:
-                content = operation["responses"][code]["content"]["application/json"]
-                assert content["schema"] == {"$ref": "#/components/schemas/ErrorOut"}
+                content = operation["responses"][code]["content"]
+                assert content == {
+                    "application/problem+json": {
+                        "schema": {"$ref": "#/components/schemas/Problem"}
+                    }
+                }, (method, path, code)
+
+
+@pytest.mark.parametrize(
+    ("who", "status"), [("staff", 200), ("ann", 302), ("wrong", 302)]
+)
+async def test_staff_bearer_token_reads_the_document_in_staff_mode(
+    anon: httpx.AsyncClient,
+    staff: User,
+    ann: User,
+    settings: Settings,
+    who: str,
+    status: int,
+) -> None:
+    """A pipeline generating its client with a staff token gets the document;
+    a token of someone else, or no valid token, goes to the admin login (#17)."""
+    settings.API_DOCS = "staff"
+    tokens = {
+        "staff": await sync_to_async(factories.token)(staff),
+        "ann": await sync_to_async(factories.token)(ann),
+        "wrong": "abc.def",
+    }
+    headers = {"Authorization": f"Bearer {tokens[who]}"}
+
+    document = await anon.get("/api/openapi.json", headers=headers)
+    docs = await anon.get("/api/docs", headers=headers)
+
+    assert (document.status_code, docs.status_code) == (status, status)
+    if status == 200:
+        assert document.json()["openapi"].startswith("3.")

@@ -9,6 +9,7 @@ from ninja import Query, Router, Status
 from ninja.pagination import paginate
 
 from config.errors import error_responses
+from config.openapi import sends_location
 from config.pagination import LimitOffsetPagination
 from config.security import actor
 from users import access, selectors, services
@@ -17,6 +18,7 @@ from users.schemas import (
     PasswordChange,
     UserCreate,
     UserFilters,
+    UserId,
     UserOut,
     UserPatch,
     UserReplace,
@@ -28,7 +30,9 @@ AUTH_ERRORS = (401, 429)
 
 
 @router.post(
-    "", response={201: UserOut, **error_responses(400, 403, 409, 422, *AUTH_ERRORS)}
+    "",
+    response={201: UserOut, **error_responses(400, 403, 409, 422, *AUTH_ERRORS)},
+    openapi_extra=sends_location(201),
 )
 async def create_user(
     request: HttpRequest, response: HttpResponse, payload: UserCreate
@@ -81,7 +85,7 @@ async def change_my_password(
 @router.get(
     "/{user_id}", response={200: UserOut, **error_responses(404, 422, *AUTH_ERRORS)}
 )
-async def get_user(request: HttpRequest, user_id: int) -> User:
+async def get_user(request: HttpRequest, user_id: UserId) -> User:
     """Return one user (others than yourself: staff only)."""
     return await selectors.user_get(actor=actor(request), user_id=user_id)
 
@@ -94,7 +98,7 @@ async def get_user(request: HttpRequest, user_id: int) -> User:
     },
 )
 async def replace_user(
-    request: HttpRequest, user_id: int, payload: UserReplace
+    request: HttpRequest, user_id: UserId, payload: UserReplace
 ) -> User:
     """Replace every writable field; an omitted `age` is cleared.
 
@@ -116,7 +120,7 @@ async def replace_user(
         **error_responses(400, 403, 404, 409, 422, *AUTH_ERRORS),
     },
 )
-async def patch_user(request: HttpRequest, user_id: int, payload: UserPatch) -> User:
+async def patch_user(request: HttpRequest, user_id: UserId, payload: UserPatch) -> User:
     """Change only the fields in the body; fields left out keep their value.
 
     `null` clears `age`; it is refused for the other fields. An unknown or
@@ -132,7 +136,7 @@ async def patch_user(request: HttpRequest, user_id: int, payload: UserPatch) -> 
 @router.delete(
     "/{user_id}", response={204: None, **error_responses(403, 404, 422, *AUTH_ERRORS)}
 )
-async def delete_user(request: HttpRequest, user_id: int) -> Status[None]:
+async def delete_user(request: HttpRequest, user_id: UserId) -> Status[None]:
     """Delete a user (staff only; not yourself)."""
     await services.user_delete(actor=actor(request), user_id=user_id)
     return Status(204, None)

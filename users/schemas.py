@@ -55,6 +55,9 @@ Email = Annotated[
 # are text and are parsed (AgeParam).
 Age = Annotated[int, Field(ge=0, le=AGE_MAX), AS_JSON[int]]
 AgeParam = Annotated[int, Field(ge=0, le=AGE_MAX)]
+# The primary key's range (a bigint): beyond it, SQLite's driver raises
+# OverflowError, a 500, where the client sent a bad id (#18).
+UserId = Annotated[int, Field(ge=1, le=2**63 - 1)]
 Flag = Annotated[bool, AS_JSON[bool]]
 
 

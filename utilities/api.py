@@ -11,20 +11,21 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.urls import reverse
 from ninja import Query, Router, Status
 from ninja.decorators import decorate_view
 from ninja.pagination import paginate
 
-from config.errors import PayloadTooLarge, error_body, error_responses
+from config.errors import PayloadTooLarge, api_error_response, error_responses
+from config.openapi import sends_location
 from config.pagination import LimitOffsetPagination
 from config.security import actor
 from config.throttles import JobThrottle
 from utilities import jobs, runners
 from utilities.models import Job
 from utilities.registry import Registry, Utility
-from utilities.schemas import JobFilters, JobOut, UtilityOut
+from utilities.schemas import JobFilters, UtilityOut, job_schema
 
 Run = Callable[..., Awaitable[HttpResponseBase]]
 
@@ -43,10 +44,7 @@ def _body_limit(utility: Utility) -> Callable[[Run], Run]:
             except RequestDataTooBig:
                 too_large = True
             if too_large:
-                body = error_body(
-                    detail=PayloadTooLarge.detail, code=PayloadTooLarge.code
-                )
-                return JsonResponse(body, status=413)
+                return api_error_response(PayloadTooLarge())
             return await run(request, *args, **kwargs)
 
         return limited
@@ -82,12 +80,11 @@ def _add_call(router: Router, utility: Utility) -> None:
         },
         summary=utility.summary,
         description=utility.description,
-        operation_id=f"call_{utility.name}",
     )
     decorate_view(_body_limit(utility))(route(call))
 
 
-def _add_submit(router: Router, utility: Utility) -> None:
+def _add_submit(router: Router, utility: Utility, job_out: Any) -> None:
     args_model = utility.args_model
 
     async def submit(
@@ -105,14 +102,14 @@ def _add_submit(router: Router, utility: Utility) -> None:
     submit.__name__ = f"submit_{utility.name}_job"
     route = router.post(
         f"/{utility.name}/jobs",
-        response={202: JobOut, **error_responses(400, 401, 413, 422, 429)},
+        response={202: job_out, **error_responses(400, 401, 413, 422, 429)},
+        openapi_extra=sends_location(202),
         throttle=[JobThrottle("1/s")],
         summary=f"Submit a {utility.name} job",
         description=(
             f"Run `{utility.name}` in the background; poll the job at the `Location` "
             f"header.\n\n{utility.description}"
         ),
-        operation_id=f"submit_{utility.name}_job",
     )
     decorate_view(_body_limit(utility))(route(submit))
 
@@ -129,38 +126,47 @@ def build_utilities_router(registry: Registry) -> Router:
     for utility in registry:
         _add_call(router, utility)
         if utility.job:
-            _add_submit(router, utility)
+            _add_submit(router, utility, job_schema([utility]))
     return router
 
 
-jobs_router = Router(tags=["jobs"])
+def build_jobs_router(registry: Registry) -> Router:
+    """Return the router of /jobs, its answers typed per job-capable utility."""
+    job_out = job_schema(utility for utility in registry if utility.job)
+    router = Router(tags=["jobs"])
 
+    @router.get(
+        "",
+        response={200: list[job_out], **error_responses(401, 422, 429)},  # type: ignore[valid-type]  # built from the registry
+    )
+    @paginate(LimitOffsetPagination)
+    async def list_jobs(request: HttpRequest, filters: Query[JobFilters]) -> object:
+        """List jobs, newest first, filtered by `status` and `utility`."""
+        return jobs.job_list(actor=actor(request), **filters.model_dump())
 
-@jobs_router.get("", response={200: list[JobOut], **error_responses(401, 422, 429)})
-@paginate(LimitOffsetPagination)
-async def list_jobs(request: HttpRequest, filters: Query[JobFilters]) -> object:
-    """List jobs, newest first, filtered by `status` and `utility`."""
-    return jobs.job_list(actor=actor(request), **filters.model_dump())
+    @router.get(
+        "/{job_id}", response={200: job_out, **error_responses(401, 404, 422, 429)}
+    )
+    async def get_job(request: HttpRequest, job_id: uuid.UUID) -> Job:
+        """Return a job: status, progress, and its result or error once finished."""
+        return await jobs.job_get(actor=actor(request), job_id=job_id)
 
+    @router.post(
+        "/{job_id}/cancel",
+        response={
+            200: job_out,
+            202: job_out,
+            **error_responses(401, 404, 409, 422, 429),
+        },
+    )
+    async def cancel_job(request: HttpRequest, job_id: uuid.UUID) -> Status[Job]:
+        """Cancel a job: a queued one at once (200), a running one soon (202).
 
-@jobs_router.get(
-    "/{job_id}", response={200: JobOut, **error_responses(401, 404, 422, 429)}
-)
-async def get_job(request: HttpRequest, job_id: uuid.UUID) -> Job:
-    """Return a job: status, progress, and its result or error once finished."""
-    return await jobs.job_get(actor=actor(request), job_id=job_id)
+        A running job stops at its next progress report or poll, and then shows
+        `cancelled`. A finished job cannot be cancelled (409). The job stays
+        readable either way, which is why this is not a DELETE.
+        """
+        job = await jobs.job_cancel(actor=actor(request), job_id=job_id)
+        return Status(200 if job.status == Job.Status.CANCELLED else 202, job)
 
-
-@jobs_router.post(
-    "/{job_id}/cancel",
-    response={200: JobOut, 202: JobOut, **error_responses(401, 404, 409, 422, 429)},
-)
-async def cancel_job(request: HttpRequest, job_id: uuid.UUID) -> Status[Job]:
-    """Cancel a job: a queued one at once (200), a running one soon (202).
-
-    A running job stops at its next progress report or poll, and then shows
-    `cancelled`. A finished job cannot be cancelled (409). The job stays
-    readable either way, which is why this is not a DELETE.
-    """
-    job = await jobs.job_cancel(actor=actor(request), job_id=job_id)
-    return Status(200 if job.status == Job.Status.CANCELLED else 202, job)
+    return router

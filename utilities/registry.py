@@ -108,7 +108,8 @@ def _as_json(annotation: Any) -> Any:
     return origin[converted]
 
 
-def _camel(name: str) -> str:
+def utility_camel(name: str) -> str:
+    """`count_primes` -> `CountPrimes`: the prefix of the utility's schema names."""
     return "".join(part.capitalize() for part in name.split("_"))
 
 
@@ -152,7 +153,7 @@ def _args_model(func: Callable[..., Any], qualname: str, name: str) -> type[Base
         )
     try:
         model: type[BaseModel] = create_model(
-            f"{_camel(name)}Args",
+            f"{utility_camel(name)}Args",
             __config__=ConfigDict(extra="forbid"),
             __doc__=f"Arguments of {name}.",
             **fields,
@@ -174,7 +175,9 @@ def _result_model(
     _check_schema(hints["return"], f"{qualname}, return value")
     returns: Any = hints["return"]  # a type known only at run time
     model: type[BaseModel] = create_model(
-        f"{_camel(name)}Result", __doc__=f"What {name} returns.", result=(returns, ...)
+        f"{utility_camel(name)}Result",
+        __doc__=f"What {name} returns.",
+        result=(returns, ...),
     )
     return model
 

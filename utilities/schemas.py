@@ -5,13 +5,15 @@ A utility's own request and response schemas are built from its signature
 """
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union, get_args
 
 from ninja import Schema
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Discriminator, Field, Tag, create_model
 
 from utilities.models import Job
+from utilities.registry import Utility, utility_camel
 
 
 class UtilityOut(Schema):
@@ -36,7 +38,7 @@ class JobError(Schema):
     detail: str
 
 
-class JobOut(Schema):
+class JobBase(Schema):
     """A job: its state, progress and outcome."""
 
     id: uuid.UUID
@@ -51,6 +53,41 @@ class JobOut(Schema):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+
+
+def _utility_of(value: Any) -> str:
+    """The union's tag: a Job instance's `utility`, or a dict's."""
+    if isinstance(value, dict):
+        return str(value.get("utility"))
+    return str(getattr(value, "utility", ""))
+
+
+def job_schema(utilities: Iterable[Utility]) -> Any:
+    """The job answer, typed per job-capable utility (#17): one schema each,
+    `<Name>Job`, whose `utility` is that name and whose `result` is that
+    utility's result; more than one make a union tagged by `utility`."""
+    models = []
+    for utility in utilities:
+        # Types known only at run time, from the utility's signature.
+        tag: Any = Literal[utility.name]
+        result_type = utility.result_model.model_fields["result"].annotation
+        returns: Any = Union[result_type, None]  # noqa: UP007
+        model = create_model(
+            f"{utility_camel(utility.name)}Job",
+            __base__=JobBase,
+            __doc__=f"A {utility.name} job: its state, progress and outcome.",
+            utility=(tag, ...),
+            result=(
+                returns,
+                Field(description=f"What {utility.name} returned, once succeeded."),
+            ),
+        )
+        models.append(Annotated[model, Tag(utility.name)])
+    if not models:
+        return JobBase
+    if len(models) == 1:
+        return get_args(models[0])[0]
+    return Annotated[Union[tuple(models)], Discriminator(_utility_of)]  # noqa: UP007
 
 
 class JobFilters(Schema):

@@ -42,6 +42,9 @@ async def test_get_missing_user_is_404_json(api: httpx.AsyncClient, db: None) ->
 
     assert response.status_code == 404
     assert response.json() == {
+        "type": "tag:ninja-service,2026:problem:user_not_found",
+        "title": "Not Found",
+        "status": 404,
         "detail": "No user with this id.",
         "code": "user_not_found",
         "errors": None,

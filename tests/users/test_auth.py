@@ -138,6 +138,9 @@ async def test_wrong_email_and_wrong_password_get_the_same_401(
 
     assert response.status_code == 401
     assert response.json() == {
+        "type": "tag:ninja-service,2026:problem:unauthenticated",
+        "title": "Unauthorized",
+        "status": 401,
         "detail": "Authentication required: send a valid bearer token or log in.",
         "code": "unauthenticated",
         "errors": None,

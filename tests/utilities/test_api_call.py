@@ -138,6 +138,9 @@ async def test_value_error_is_422_with_its_message(api: httpx.AsyncClient) -> No
 
     assert response.status_code == 422
     assert response.json() == {
+        "type": "tag:ninja-service,2026:problem:rejected",
+        "title": "Unprocessable Content",
+        "status": 422,
         "detail": "unknown time zone: 'Mars/Olympus'",
         "code": "rejected",
         "errors": None,
@@ -196,6 +199,9 @@ async def test_unexpected_error_is_generic_500_and_logged(
 
     assert response.status_code == 500
     assert response.json() == {
+        "type": "tag:ninja-service,2026:problem:server_error",
+        "title": "Internal Server Error",
+        "status": 500,
         "detail": "Internal server error.",
         "code": "server_error",
         "errors": None,

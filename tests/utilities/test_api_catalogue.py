@@ -50,7 +50,7 @@ async def test_each_function_has_typed_operations_in_openapi(
     document = (await api.get("/api/openapi.json")).json()
 
     operation = document["paths"]["/api/utilities/slugify"]["post"]
-    assert operation["operationId"] == "call_slugify"
+    assert operation["operationId"] == "callSlugify"
     assert (
         operation["summary"] == "Turn text into a lowercase ASCII slug for use in URLs."
     )
