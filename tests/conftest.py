@@ -24,10 +24,19 @@ from pytest_django import Settings
 
 from config import db
 from tests import factories
+from tests.requirements import require
 from users import tokens
 from users.models import User
 from users.token_cache import changes, verified
 from users.token_changes import announced
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """`@pytest.mark.requires(...)`: skip without it, with how to get it
+    (tests/requirements.py)."""
+    for marker in item.iter_markers("requires"):
+        for name in marker.args:
+            require(name)
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -15,7 +15,11 @@ from pytest_django import Settings
 from config.asgi_handler import LongLivedThreadsASGIHandler
 from users.models import User
 
-pytestmark = [pytest.mark.urls("tests.handler_urls"), pytest.mark.asyncio]
+pytestmark = [
+    pytest.mark.urls("tests.handler_urls"),
+    pytest.mark.asyncio,
+    pytest.mark.requires("postgresql"),  # the pool, pg_terminate_backend, kept sessions
+]
 
 
 def _client(handler: LongLivedThreadsASGIHandler) -> httpx.AsyncClient:

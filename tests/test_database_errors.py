@@ -115,10 +115,8 @@ def jobs_locked_elsewhere(db: None) -> Iterator[None]:
         other.rollback()
 
 
-@pytest.mark.skipif(
-    connection.vendor != "postgresql",
-    reason="lock_timeout is PostgreSQL's; SQLite would wait its 20 s busy timeout",
-)
+# lock_timeout is PostgreSQL's; SQLite would wait its 20 s busy timeout.
+@pytest.mark.requires("postgresql")
 async def test_query_cancelled_by_postgresql_is_503(
     api: httpx.AsyncClient, jobs_locked_elsewhere: None
 ) -> None:

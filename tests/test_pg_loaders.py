@@ -9,7 +9,7 @@ from psycopg import pq
 
 from config.pg_loaders import TIMESTAMPTZ_OID, TimestamptzLoader
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.requires("postgresql")]
 
 VALUES = [
     "2026-12-04 23:54:21.939123+00",

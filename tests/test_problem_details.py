@@ -92,7 +92,7 @@ async def test_a_host_outside_allowed_hosts_is_a_problem(
     settings: Settings,
 ) -> None:
     settings.ALLOWED_HOSTS = ["api.example.com"]
-    transport = httpx.ASGITransport(app=application)  # type: ignore[arg-type]
+    transport = httpx.ASGITransport(app=application)
     async with httpx.AsyncClient(
         transport=transport, base_url="https://intruder.example"
     ) as client:

@@ -306,8 +306,6 @@ def page(request: pytest.FixtureRequest, live_url: str) -> Iterator[Page]:
     for name in request.fixturenames:
         if name not in ("page", "request"):
             request.getfixturevalue(name)
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium chromium-driver")
     expect.set_options(timeout=TIMEOUT_MS)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(

@@ -9,7 +9,7 @@ from playwright.sync_api import Page, expect
 from tests.browser.live import PASSWORD, live_db, log_in
 from users.models import User
 
-pytestmark = [pytest.mark.browser, live_db]
+pytestmark = [pytest.mark.browser, pytest.mark.requires("chromium"), live_db]
 
 
 def test_token_made_in_admin_is_shown_once_and_works(

@@ -7,7 +7,7 @@ from playwright.sync_api import Page, expect
 from tests.browser.live import PASSWORD, live_db, log_in
 from users.models import User
 
-pytestmark = [pytest.mark.browser, live_db]
+pytestmark = [pytest.mark.browser, pytest.mark.requires("chromium"), live_db]
 
 
 def test_staff_changes_age_and_api_returns_it(

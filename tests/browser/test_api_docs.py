@@ -8,7 +8,7 @@ from playwright.sync_api import Page, Request, expect
 from tests.browser.live import live_db
 from users.models import User
 
-pytestmark = [pytest.mark.browser, live_db]
+pytestmark = [pytest.mark.browser, pytest.mark.requires("chromium"), live_db]
 
 
 def test_docs_stay_local_and_try_out_works_with_bearer_token(

@@ -19,7 +19,6 @@ The Node tools are the versions package-lock.json pins:
 
 import importlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -32,6 +31,7 @@ from typing import Any
 import pytest
 
 from tests.live_server import ROOT, Server, live_server
+from tests.requirements import require
 
 NODE_BIN = ROOT / "node_modules" / ".bin"
 CLIENT_USAGE = Path(__file__).with_name("client_usage.ts")
@@ -41,16 +41,8 @@ TIMEOUT_S = 180
 
 def node_tool(name: str) -> Path:
     """Return the path of a tool `npm ci` installs; skip without it (fail on CI)."""
-    path = NODE_BIN / name
-    if shutil.which("node") and path.exists():
-        return path
-    reason = (
-        f"{name} is missing: install Node.js (20.19 or later) and run `npm ci` "
-        f"in {ROOT}"
-    )
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason}; CI runs every test")
-    pytest.skip(reason)
+    require("node")
+    return NODE_BIN / name
 
 
 def run(command: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:

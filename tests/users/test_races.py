@@ -9,7 +9,6 @@ import asyncio
 import httpx
 import psycopg
 import pytest
-from django.db import connection
 
 from config.db import libpq_params
 from tests import factories
@@ -55,10 +54,7 @@ async def test_concurrent_duplicate_creates_give_one_201_and_409s(
 
 
 @pytest.mark.asyncio
-@pytest.mark.skipif(
-    connection.vendor != "postgresql",
-    reason="needs PostgreSQL row locks; SQLite serialises whole transactions",
-)
+@pytest.mark.requires("postgresql")  # row locks; SQLite serialises whole transactions
 async def test_patches_held_behind_a_row_lock_both_survive(
     api: httpx.AsyncClient, tx_db: None
 ) -> None:

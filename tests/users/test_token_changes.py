@@ -25,9 +25,7 @@ from users.token_cache import changes
 
 pytestmark = [
     pytest.mark.asyncio,
-    pytest.mark.skipif(
-        connection.vendor != "postgresql", reason="NOTIFY is PostgreSQL's"
-    ),
+    pytest.mark.requires("postgresql"),  # NOTIFY is PostgreSQL's
 ]
 
 
