@@ -38,7 +38,7 @@ request with one more trip to that thread to close the response. Here:
 - Under an enclosing async_to_sync() (the test suite's rollback mode) the
   request keeps that call's thread, which holds the test's transaction.
 
-Trade-off measured in #16 (README, "Request threads"): a thread per call
+Trade-off measured in #16 (docs/configuration.md, "Request threads and connections"): a thread per call
 costs a deque pop and append per call instead of per request, and a request
 with two calls may run them on two threads; in exchange a request that waits
 for anything but its own sync work holds nothing.

@@ -72,7 +72,7 @@ TITLES = {
 def problem_type(code: str) -> str:
     """The problem type URI of `code`: stable, one per code (RFC 9457 3.1.1).
 
-    A tag URI (RFC 4151): an identifier, not a page to fetch; the README's
+    A tag URI (RFC 4151): an identifier, not a page to fetch; docs/api.md's
     *Errors* section lists every code.
     """
     return f"tag:ninja-service,2026:problem:{code}"
