@@ -38,10 +38,11 @@ request with one more trip to that thread to close the response. Here:
 - Under an enclosing async_to_sync() (the test suite's rollback mode) the
   request keeps that call's thread, which holds the test's transaction.
 
-Trade-off measured in #16 (docs/configuration.md, "Request threads and connections"): a thread per call
-costs a deque pop and append per call instead of per request, and a request
-with two calls may run them on two threads; in exchange a request that waits
-for anything but its own sync work holds nothing.
+Trade-off measured in #16 (docs/configuration.md, "Request threads and
+connections"): a thread per call costs a deque pop and append per call
+instead of per request, and a request with two calls may run them on two
+threads; in exchange a request that waits for anything but its own sync work
+holds nothing.
 
 It also refuses a body over DATA_UPLOAD_MAX_MEMORY_SIZE with 413 while it
 streams in: Django's handler would spool the whole body, to memory or disk,
