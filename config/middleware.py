@@ -18,8 +18,17 @@ wrote either on such a call would fail loudly rather than lose the write.
 CSRF's process_view() still runs (the handler calls it). The docs page, a
 browser page, and every path outside /api/ go through all the hooks.
 
-Under WSGI they behave exactly as Django's own. CSRF_USE_SESSIONS must stay
-off: with it the CSRF hooks would read the session from the database.
+The probes (GET or HEAD of /api/health and /api/ready) answer whatever their
+Host header: a platform's probe names the pod's or container's address
+(`Host: 10.1.2.3:8000`), which no ALLOWED_HOSTS lists. CommonMiddleware is
+where Django validates the host of every request (request.get_host()); for
+them it does nothing (it would also check DISALLOWED_USER_AGENTS and
+PREPEND_WWW, neither set here). They build no URL from the host, so nothing
+after it reads the host. Any other path or method, with a host outside
+ALLOWED_HOSTS, still gets the 400 `disallowed_host` (config/errors.py).
+
+Under WSGI they behave exactly as Django's own (the probes too). CSRF_USE_SESSIONS
+must stay off: with it the CSRF hooks would read the session from the database.
 """
 
 from typing import Any, cast
@@ -31,7 +40,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.contrib.messages import middleware as messages
 from django.contrib.messages.storage import default_storage
 from django.contrib.sessions import middleware as sessions
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.http.response import HttpResponseBase
 from django.middleware import clickjacking, common, csrf, security
 from django.utils.functional import SimpleLazyObject, empty
@@ -39,6 +48,8 @@ from django.utils.functional import SimpleLazyObject, empty
 # The API's paths (config/urls.py) but its docs page, a browser page that
 # may set the CSRF cookie.
 _API, _API_DOCS = "/api/", "/api/docs"
+# Liveness and readiness: what a platform's probes call, by the pod's address.
+PROBES = frozenset({"/api/health", "/api/ready"})
 
 
 def cookieless_api_call(request: HttpRequest) -> bool:
@@ -99,7 +110,12 @@ class SessionMiddleware(OnLoopMixin, sessions.SessionMiddleware):
 
 
 class CommonMiddleware(OnLoopMixin, common.CommonMiddleware):
-    pass
+    def process_request(
+        self, request: HttpRequest
+    ) -> HttpResponsePermanentRedirect | None:
+        if request.path_info in PROBES and request.method in ("GET", "HEAD"):
+            return None  # any Host (see the module's docstring)
+        return super().process_request(request)
 
 
 class CsrfViewMiddleware(OnLoopMixin, csrf.CsrfViewMiddleware):

@@ -1,4 +1,5 @@
-"""Django settings, read from the environment (README.md lists every variable).
+"""Django settings, read from the environment (docs/configuration.md lists every
+variable), then from `<repo>/.env` (or DJANGO_ENV_FILE) for what it leaves unset.
 
 Production differs from development by environment only: with `DJANGO_DEBUG`
 off, `DJANGO_SECRET_KEY` is required.
@@ -18,6 +19,16 @@ from config import logs
 django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+# A `.env` file (.env.example lists every variable) fills in what the
+# environment leaves unset: read_env() sets only names not set already, so
+# the environment wins. DJANGO_ENV_FILE names another file, which must exist
+# (the tests point it away from a developer's own `.env`).
+ENV_FILE = Path(os.environ.get("DJANGO_ENV_FILE") or BASE_DIR / ".env")
+if ENV_FILE.exists():
+    environ.Env.read_env(ENV_FILE)
+elif os.environ.get("DJANGO_ENV_FILE"):
+    raise ImproperlyConfigured(f"DJANGO_ENV_FILE: no file at {ENV_FILE}.")
 
 env = environ.Env()
 

@@ -1,10 +1,13 @@
 """Production settings, as an operator runs them."""
 
+import json
 import os
+import re
 import secrets
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -14,14 +17,20 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """Run manage.py in a fresh process with the environment of a deployment."""
+    """Run manage.py in a fresh process with the environment of a deployment.
+
+    No `.env` is read (a developer's own would change the outcome) unless
+    `DJANGO_ENV_FILE` is given.
+    """
     clean = {
-        k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "REDIS_"))
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DJANGO_", "REDIS_", "DATABASE_"))
     }
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
-        env={**clean, **env},
+        env={**clean, "DJANGO_ENV_FILE": os.devnull, **env},
         capture_output=True,
         text=True,
         timeout=120,
@@ -152,3 +161,87 @@ def test_passwords_are_hashed_with_argon2(db: None) -> None:
     user = factories.user(email="h@example.com", password="a long unusual passphrase")
 
     assert user.password.startswith("argon2$")
+
+
+def _settings(*names: str, **env: str) -> dict[str, Any]:
+    """The named settings, as a process started with `env` sees them."""
+    code = (
+        "import json; from django.conf import settings; "
+        f"print(json.dumps({{n: getattr(settings, n) for n in {names!r}}}, default=str))"
+    )
+    result = _manage("shell", "-c", code, **env)
+    assert result.returncode == 0, result.stderr
+    return dict(json.loads(result.stdout.splitlines()[-1]))
+
+
+def test_env_file_fills_in_what_the_environment_leaves_unset(tmp_path: Path) -> None:
+    """A variable only in the file is used; one also in the environment is not."""
+    key = secrets.token_urlsafe(50)
+    env_file = tmp_path / "service.env"
+    env_file.write_text(
+        "# the operator's configuration\n"
+        f"DJANGO_SECRET_KEY={key}\n"
+        "DJANGO_ALLOWED_HOSTS=api.example.com,www.example.com\n"
+        "API_DOCS=off\n"
+    )
+
+    seen = _settings(
+        "SECRET_KEY",
+        "ALLOWED_HOSTS",
+        "API_DOCS",
+        DJANGO_ENV_FILE=str(env_file),
+        API_DOCS="public",
+    )
+
+    assert seen == {
+        "SECRET_KEY": key,
+        "ALLOWED_HOSTS": ["api.example.com", "www.example.com"],
+        "API_DOCS": "public",
+    }
+
+
+def test_env_file_is_the_repository_roots_by_default() -> None:
+    seen = _settings("ENV_FILE", DJANGO_ENV_FILE="", DJANGO_DEBUG="true")
+
+    assert seen == {"ENV_FILE": str(ROOT / ".env")}
+
+
+def test_a_missing_env_file_named_by_DJANGO_ENV_FILE_stops_the_start(
+    tmp_path: Path,
+) -> None:
+    """A file named on purpose is not silently skipped (a missing `.env` is)."""
+    result = _manage("check", DJANGO_ENV_FILE=str(tmp_path / "nothing.env"))
+
+    assert result.returncode != 0
+    assert "DJANGO_ENV_FILE" in result.stderr
+
+
+def test_env_example_lists_every_variable_the_settings_read() -> None:
+    """Each one, set or commented out (`# NAME=default`), with its meaning above."""
+    settings_source = (ROOT / "config" / "settings.py").read_text()
+    read = set(re.findall(r"env\.\w+\(\s*\"([A-Z0-9_]+)\"", settings_source))
+    example = (ROOT / ".env.example").read_text()
+    listed = set(re.findall(r"^(?:# )?([A-Z0-9_]+)=", example, flags=re.MULTILINE))
+
+    assert len(read) > 40  # the pattern still finds them
+    assert read - listed == set()
+
+
+def test_env_example_configures_the_compose_services() -> None:
+    """Read as the settings' `.env`, it points at compose's postgres and redis."""
+    seen = _settings(
+        "DATABASES",
+        "CACHES",
+        "ALLOWED_HOSTS",
+        DJANGO_ENV_FILE=str(ROOT / ".env.example"),
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+    )
+
+    database = seen["DATABASES"]["default"]
+    assert (database["HOST"], database["PORT"], database["NAME"]) == (
+        "postgres",
+        5432,
+        "app",
+    )
+    assert seen["CACHES"]["default"]["LOCATION"] == "redis://redis:6379/0"
+    assert seen["ALLOWED_HOSTS"] == ["localhost", "127.0.0.1"]
