@@ -6,7 +6,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 
 from users.models import User
-from utilities import jobs
+from utilities import services
 from utilities.models import Job
 
 
@@ -43,7 +43,7 @@ class JobAdmin(admin.ModelAdmin[Job]):
     def cancel_jobs(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
         actor = request.user
         assert isinstance(actor, User)  # the admin requires a logged-in staff user
-        count = jobs.jobs_cancel(
+        count = services.jobs_cancel(
             actor=actor, job_ids=queryset.values_list("pk", flat=True)
         )
         self.message_user(request, f"Cancelled or asked to stop {count} job(s).")

@@ -22,7 +22,7 @@ from config.openapi import sends_location
 from config.pagination import LimitOffsetPagination
 from config.security import actor
 from config.throttles import JobThrottle
-from utilities import jobs, runners
+from utilities import runners, selectors, services
 from utilities.models import Job
 from utilities.registry import Registry, Utility
 from utilities.schemas import JobFilters, UtilityOut, job_schema
@@ -92,7 +92,9 @@ def _add_submit(router: Router, utility: Utility, job_out: Any) -> None:
         response: HttpResponse,
         payload: args_model,  # type: ignore[valid-type]  # built from the signature
     ) -> Status[Job]:
-        job = await jobs.job_submit(actor=actor(request), utility=utility, args=payload)
+        job = await services.job_submit(
+            actor=actor(request), utility=utility, args=payload
+        )
         namespace = request.resolver_match.namespace if request.resolver_match else ""
         response["Location"] = reverse(
             f"{namespace}:get_job", kwargs={"job_id": job.pk}
@@ -142,14 +144,14 @@ def build_jobs_router(registry: Registry) -> Router:
     @paginate(LimitOffsetPagination)
     async def list_jobs(request: HttpRequest, filters: Query[JobFilters]) -> object:
         """List jobs, newest first, filtered by `status` and `utility`."""
-        return jobs.job_list(actor=actor(request), **filters.model_dump())
+        return selectors.job_list(actor=actor(request), **filters.model_dump())
 
     @router.get(
         "/{job_id}", response={200: job_out, **error_responses(401, 404, 422, 429)}
     )
     async def get_job(request: HttpRequest, job_id: uuid.UUID) -> Job:
         """Return a job: status, progress, and its result or error once finished."""
-        return await jobs.job_get(actor=actor(request), job_id=job_id)
+        return await selectors.job_get(actor=actor(request), job_id=job_id)
 
     @router.post(
         "/{job_id}/cancel",
@@ -166,7 +168,7 @@ def build_jobs_router(registry: Registry) -> Router:
         `cancelled`. A finished job cannot be cancelled (409). The job stays
         readable either way, which is why this is not a DELETE.
         """
-        job = await jobs.job_cancel(actor=actor(request), job_id=job_id)
+        job = await services.job_cancel(actor=actor(request), job_id=job_id)
         return Status(200 if job.status == Job.Status.CANCELLED else 202, job)
 
     return router

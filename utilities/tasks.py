@@ -2,10 +2,10 @@
 
 from django_tasks import task
 
+from utilities.worker import job_run
+
 
 @task()
 def run_job(job_id: str) -> None:
     """Run one submitted job; its outcome is kept on the Job row, not here."""
-    from utilities.jobs import job_run  # jobs enqueues this task: import at run time
-
     job_run(job_id=job_id)

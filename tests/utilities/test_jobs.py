@@ -12,7 +12,7 @@ from django_tasks import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 from pytest_django import Settings
 
-from utilities import jobs
+from utilities import worker
 from utilities.models import Job
 
 pytestmark = pytest.mark.django_db
@@ -105,7 +105,7 @@ async def test_cancelled_queued_job_never_runs(api: httpx.AsyncClient) -> None:
     job_id = (await _submit(api, 10**6)).json()["id"]
 
     cancelled = await api.post(f"/api/jobs/{job_id}/cancel")
-    await sync_to_async(jobs.job_run)(job_id=job_id)  # as a worker would
+    await sync_to_async(worker.job_run)(job_id=job_id)  # as a worker would
 
     assert cancelled.status_code == 200
     assert cancelled.json()["status"] == "cancelled"
@@ -135,7 +135,7 @@ async def test_job_runs_to_its_result(api: httpx.AsyncClient) -> None:
     """A worker runs the job in the pool and stores result, progress and times."""
     job_id = (await _submit(api, 10**7)).json()["id"]
 
-    await sync_to_async(jobs.job_run)(job_id=job_id)
+    await sync_to_async(worker.job_run)(job_id=job_id)
 
     body = (await api.get(f"/api/jobs/{job_id}")).json()
     assert (body["status"], body["result"], body["progress"]) == (
@@ -153,7 +153,7 @@ async def test_job_over_its_time_limit_fails_with_timeout(
     settings.UTILITIES_OVERRIDES = {"count_primes": {"timeout_s": 0.2}}
     job_id = (await _submit(api, 10**9)).json()["id"]
 
-    await sync_to_async(jobs.job_run)(job_id=job_id)
+    await sync_to_async(worker.job_run)(job_id=job_id)
 
     body = (await api.get(f"/api/jobs/{job_id}")).json()
     assert body["status"] == "failed"

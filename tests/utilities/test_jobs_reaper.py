@@ -1,4 +1,4 @@
-"""Jobs whose worker died are failed, not left running (utilities.jobs.jobs_reap)."""
+"""Jobs whose worker died are failed, not left running (utilities.housekeeping.jobs_reap)."""
 
 from datetime import timedelta
 from io import StringIO
@@ -7,7 +7,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from utilities.jobs import jobs_reap
+from utilities.housekeeping import jobs_reap
 from utilities.models import Job
 
 pytestmark = pytest.mark.django_db

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
-from utilities.jobs import jobs_prune, jobs_reap
+from utilities.housekeeping import jobs_prune, jobs_reap
 
 
 class Command(BaseCommand):
