@@ -98,11 +98,25 @@ class ApiError(Exception):
     code: str = "bad_request"
     detail: str = "Bad request."
     headers: Mapping[str, str] = {}
+    errors: list[dict[str, Any]] | None = None
 
-    def __init__(self, detail: str | None = None) -> None:
+    def __init__(
+        self, detail: str | None = None, *, errors: list[dict[str, Any]] | None = None
+    ) -> None:
         if detail is not None:
             self.detail = detail
+        if errors is not None:
+            self.errors = errors
         super().__init__(self.detail)
+
+
+class InvalidInput(ApiError):
+    """Values a service refuses (422), each located as a schema error is:
+    `{"loc": ["body", field], "msg": ..., "type": ...}`."""
+
+    status_code = 422
+    code = "invalid"
+    detail = "Invalid request."
 
 
 class PayloadTooLarge(ApiError):
@@ -206,7 +220,11 @@ def problem_response(
 def api_error_response(exc: "ApiError") -> HttpResponse:
     """The answer to an ApiError."""
     return problem_response(
-        status=exc.status_code, code=exc.code, detail=exc.detail, headers=exc.headers
+        status=exc.status_code,
+        code=exc.code,
+        detail=exc.detail,
+        errors=exc.errors,
+        headers=exc.headers,
     )
 
 

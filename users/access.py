@@ -7,9 +7,7 @@ creating and deleting are 403.
 
 from collections.abc import Iterable, Mapping
 
-from ninja.errors import ValidationError
-
-from config.errors import Forbidden
+from config.errors import Forbidden, InvalidInput
 from users.models import User
 
 STAFF_ONLY_FIELDS = ("is_active", "is_staff")
@@ -54,10 +52,10 @@ def check_fields(actor: User, fields: Iterable[str]) -> None:
         return
     refused = [field for field in fields if field in STAFF_ONLY_FIELDS]
     if refused:
-        raise ValidationError(
-            [
+        raise InvalidInput(
+            errors=[
                 {
-                    "loc": ("body", field),
+                    "loc": ["body", field],
                     "msg": "Only staff may set this field.",
                     "type": "staff_only",
                 }

@@ -12,9 +12,9 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, connections, router, transaction
 from django.utils import timezone
-from ninja.errors import ValidationError
 
 from config.db import db_call
+from config.errors import InvalidInput
 from config.rows import update_returning
 from users import access, selectors, tokens
 from users.errors import EmailTaken, UserNotFound
@@ -26,9 +26,9 @@ def _check_password(password: str, user: User, field: str) -> None:
     try:
         validate_password(password, user)
     except DjangoValidationError as exc:
-        raise ValidationError(
-            [
-                {"loc": ("body", field), "msg": msg, "type": "password"}
+        raise InvalidInput(
+            errors=[
+                {"loc": ["body", field], "msg": msg, "type": "password"}
                 for msg in exc.messages
             ]
         ) from None
@@ -102,10 +102,10 @@ def _user_delete(*, actor: User, user_id: int) -> None:
 def _password_change(*, actor: User, current: str, new: str) -> None:
     user = User.objects.get(pk=actor.pk)
     if not user.check_password(current):
-        raise ValidationError(
-            [
+        raise InvalidInput(
+            errors=[
                 {
-                    "loc": ("body", "current_password"),
+                    "loc": ["body", "current_password"],
                     "msg": "The current password is not correct.",
                     "type": "password_incorrect",
                 }
