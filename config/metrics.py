@@ -7,7 +7,8 @@
 - `db_connections_lost_total`: connections found closed by the server;
 - `cache_outages_total` and `cache_fallback_calls_total`: Redis outages, and
   the cache calls this process's counters served meanwhile (config/cache.py);
-- `jobs` by status, counted in the database when scraped.
+- `jobs` by status, counted in the database when scraped (utilities/metrics.py,
+  registered by the utilities app).
 
 /metrics answers 404 unless API_METRICS_TOKEN is set, and then only to
 `Authorization: Bearer <that token>`. Each server process has its own
@@ -21,7 +22,6 @@ from collections.abc import Iterator
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -63,7 +63,7 @@ cache_fallback_calls = Counter(
 
 
 class _StateCollector(Collector):
-    """Gauges read at scrape time: the connection pool and jobs by status."""
+    """Gauges read at scrape time: the connection pool."""
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         pool = getattr(connections[DEFAULT_DB_ALIAS], "pool", None)
@@ -76,19 +76,15 @@ class _StateCollector(Collector):
             gauge.add_metric(["idle"], stats.get("pool_available", 0))
             gauge.add_metric(["waiting_requests"], stats.get("requests_waiting", 0))
             yield gauge
-        from utilities.models import Job  # apps are ready by the first scrape
-
-        jobs = GaugeMetricFamily("jobs", "Jobs by status.", labels=["status"])
-        counts = dict(
-            Job.objects.values_list("status").annotate(n=Count("id")).order_by()
-        )
-        for status in Job.Status.values:
-            jobs.add_metric([status], counts.get(status, 0))
-        yield jobs
 
 
 _STATE = CollectorRegistry(auto_describe=False)
 _STATE.register(_StateCollector())
+
+
+def register_state(collector: Collector) -> None:
+    """Add gauges read at each scrape (an app's, from its AppConfig.ready())."""
+    _STATE.register(collector)
 
 
 def metrics_view(request: HttpRequest) -> HttpResponse:
