@@ -7,6 +7,8 @@ from django.contrib.admin.apps import AdminConfig as BaseAdminConfig
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
+from config.security import login_failed_sync, login_wait_sync
+
 
 class ThrottledAdminSite(AdminSite):
     """Refuse admin log-in attempts past API_THROTTLE_LOGIN per address, or
@@ -15,9 +17,6 @@ class ThrottledAdminSite(AdminSite):
     def login(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        # Imported here: this module loads with the app registry, before models.
-        from config.security import login_failed_sync, login_wait_sync
-
         email = str(request.POST.get("username", ""))
         if request.method == "POST":
             wait = login_wait_sync(request, email)

@@ -14,10 +14,10 @@ from config.cache import CacheState, cache_state
 from config.db import db_call
 from config.docs import docs_access
 from config.parser import BoundedJSONParser
-from config.security import api_auth
 from config.throttles import api_throttles, count_off_the_loop
 from users.api import router as users_router
 from users.auth_api import router as auth_router
+from users.authentication import api_auth, bearer_staff_sync
 from utilities.api import build_jobs_router, build_utilities_router
 from utilities.catalogue import registry
 
@@ -75,7 +75,8 @@ api = ServiceAPI(
     description="Users and typed utilities, served by async Django Ninja.",
     auth=api_auth,
     parser=BoundedJSONParser(),
-    docs_decorator=docs_access,
+    # Staff: a staff session, or a staff member's bearer token (#17).
+    docs_decorator=docs_access(staff_token=bearer_staff_sync),
     throttle=api_throttles,
 )
 errors.install(api)

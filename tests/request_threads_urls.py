@@ -6,8 +6,8 @@ from django.urls import path
 from ninja import NinjaAPI
 
 from config import errors
-from config.security import api_auth
 from config.urls import urlpatterns as project_urlpatterns
+from users.authentication import api_auth
 from utilities.api import build_utilities_router
 from utilities.registry import Registry
 

@@ -11,8 +11,8 @@ from ninja.pagination import paginate
 from config.errors import error_responses
 from config.openapi import sends_location
 from config.pagination import LimitOffsetPagination
-from config.security import actor
 from users import access, selectors, services
+from users.authentication import actor
 from users.models import User
 from users.schemas import (
     PasswordChange,

@@ -20,8 +20,8 @@ from ninja.pagination import paginate
 from config.errors import PayloadTooLarge, api_error_response, error_responses
 from config.openapi import sends_location
 from config.pagination import LimitOffsetPagination
-from config.security import actor
 from config.throttles import JobThrottle
+from users.authentication import actor
 from utilities import runners, selectors, services
 from utilities.models import Job
 from utilities.registry import Registry, Utility
