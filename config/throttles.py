@@ -6,7 +6,7 @@ server process) that is a blocking network round trip per request, holding
 up every other request of the process. Here an async operation
 (ChecksOffTheLoop) counts on a thread instead: the bearer auth counts the
 throttles due while it is on the request's thread for the token lookup
-anyway (config/security.py), so an API call makes no extra trip; an
+anyway (users/authentication.py), so an API call makes no extra trip; an
 anonymous or session request makes one. With the counters in process memory
 (no REDIS_URL) counting stays on the loop, where it costs less than a trip.
 """

@@ -1,6 +1,6 @@
 """HTTP handlers of /api/users: parse, call one service or selector, answer.
 
-`request.auth` is the authenticated user (config/security.py); what they may
+`request.auth` is the authenticated user (users/authentication.py); what they may
 do is decided in users/access.py, below these handlers.
 """
 
