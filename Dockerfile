@@ -31,12 +31,12 @@ COPY --from=build /app /app
 USER 10001
 EXPOSE 8000
 # Liveness, as a platform probes it: /api/health answers 200 whatever the Host
-# header (config/middleware.py) and is exempt from the HTTPS redirect. The slim
+# header (core/middleware.py) and is exempt from the HTTPS redirect. The slim
 # image has no curl; urlopen() raises on any status but 2xx, so python exits 1.
 # A container running another command (the job worker, migrate) turns it off
 # (compose.yaml: `healthcheck: disable: true`).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/api/health', timeout=2)"]
-# uvicorn (through config/serve.py, which exits 0 after a graceful stop) reads
+# uvicorn (through core/serve.py, which exits 0 after a graceful stop) reads
 # WEB_CONCURRENCY (worker processes) and the UVICORN_* variables.
-CMD ["python", "-m", "config.serve", "config.asgi:application", "--host", "0.0.0.0", "--port", "8000"]
+CMD ["python", "-m", "core.serve", "config.asgi:application", "--host", "0.0.0.0", "--port", "8000"]

@@ -1,72 +1,15 @@
-"""The NinjaAPI: routers, error handlers and the health endpoint."""
+"""The NinjaAPI object and its routers: the composition root, nothing else."""
 
-from typing import Any
-
-from django.http import HttpRequest, HttpResponse
-from django.urls import URLPattern, URLResolver
-from ninja import NinjaAPI
-from ninja.openapi.schema import OpenAPISchema
-from ninja.operation import Operation, PathView
-from pydantic import BaseModel, Field
-
-from config import errors, openapi, readiness
-from config.cache import CacheState, cache_state
-from config.db import db_call
-from config.docs import docs_access
-from config.parser import BoundedJSONParser
-from config.throttles import api_throttles, count_off_the_loop
+from core import errors
+from core.api import ServiceAPI, probes_router
+from core.docs_access import docs_access
+from core.parsing import BoundedJSONParser
+from core.throttles import api_throttles
 from users.api import router as users_router
 from users.auth_api import router as auth_router
 from users.authentication import api_auth, bearer_staff_sync
 from utilities.api import build_jobs_router, build_utilities_router
 from utilities.catalogue import registry
-
-
-class ServiceAPI(NinjaAPI):
-    """NinjaAPI whose OpenAPI document is a contract client generators accept
-    (config/openapi.py), whose 405s are Problems, and whose async operations
-    count their rate limits off the event loop (config/throttles.py).
-
-    Each handler documents its own errors; these come from the layers around
-    them: 400/413/415/422 for any body (parser, size limit, schema), 401/429
-    for anything behind auth and its rate limit, 503 for anything that
-    reaches the database (the auth's token lookup included).
-    Generated clients and schemathesis then agree with the server.
-    """
-
-    def _get_urls(self) -> list[URLResolver | URLPattern]:
-        for router in self._get_bound_routers():
-            for path_view in router.path_operations.values():
-                path_view.__class__ = ProblemPathView
-                count_off_the_loop(path_view.operations)
-        return super()._get_urls()
-
-    def get_openapi_operation_id(self, operation: Operation) -> str:
-        return openapi.operation_id(operation.view_func.__name__)
-
-    def get_openapi_schema(self, **kwargs: Any) -> OpenAPISchema:
-        schema = super().get_openapi_schema(**kwargs)
-        for path, operations in schema["paths"].items():
-            for operation in operations.values():
-                shared = [400, 413, 415, 422] if "requestBody" in operation else []
-                if operation.get("security"):
-                    shared += [401, 429]
-                if path != "/api/health":  # the one route without the database
-                    shared.append(503)
-                for status in shared:
-                    operation["responses"].setdefault(status, {})
-        openapi.shape(schema)
-        return schema
-
-
-class ProblemPathView(PathView):
-    """Ninja's PathView, answering a method no operation serves with a Problem."""
-
-    def _not_allowed(self) -> HttpResponse:
-        return errors.method_not_allowed(
-            {method for operation in self.operations for method in operation.methods}
-        )
-
 
 api = ServiceAPI(
     servers=[{"url": "/", "description": "The server this document came from."}],
@@ -81,46 +24,8 @@ api = ServiceAPI(
 )
 errors.install(api)
 
+api.add_router("", probes_router)
 api.add_router("/auth", auth_router)
 api.add_router("/users", users_router)
 api.add_router("/utilities", build_utilities_router(registry))
 api.add_router("/jobs", build_jobs_router(registry))
-
-
-class HealthOut(BaseModel):  # not ninja's Schema: nothing to read from a model (#6)
-    status: str
-
-
-@api.api_operation(
-    ["GET", "HEAD"], "/health", response=HealthOut, tags=["operations"],
-    auth=None, throttle=[],
-)  # fmt: skip
-async def get_health(request: HttpRequest) -> HealthOut:
-    """Liveness: answer while the process can serve requests; never touches the database."""
-    return HealthOut(status="ok")
-
-
-class ReadyOut(BaseModel):
-    status: str
-    cache: CacheState = Field(
-        description="Where the rate limits count: in Redis, shared by every "
-        "process; `degraded`: Redis is away and each process counts alone; "
-        "`local`: no Redis is configured."
-    )
-
-
-@api.get(
-    "/ready",
-    response={200: ReadyOut, **errors.error_responses(503)},
-    tags=["operations"], auth=None, throttle=[],
-)  # fmt: skip
-async def get_ready(request: HttpRequest) -> ReadyOut:
-    """Readiness: the database answers and its migrations are applied; else 503.
-
-    A cache away (`degraded`) is reported, but is no reason to take the
-    process out of rotation: the rate limits then count in each process.
-    """
-    problem = await db_call(readiness.database_problem)()
-    if problem is not None:
-        raise errors.NotReady(problem)
-    return ReadyOut(status="ready", cache=await db_call(cache_state)())

@@ -6,13 +6,13 @@ from typing import TYPE_CHECKING
 import django
 
 if TYPE_CHECKING:
-    from config.asgi_handler import LongLivedThreadsASGIHandler
+    from core.handlers.asgi import LongLivedThreadsASGIHandler
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 
 def _application() -> "LongLivedThreadsASGIHandler":
-    """Set Django up and return its handler (config/asgi_handler.py): a
+    """Set Django up and return its handler (core/handlers/asgi.py): a
     long-lived request thread per pool connection but one, each keeping its
     own, or DJANGO_REQUEST_THREADS threads (0: none) without the pool."""
     from django.apps import apps
@@ -21,7 +21,7 @@ def _application() -> "LongLivedThreadsASGIHandler":
         django.setup(set_prefix=False)
     from django.conf import settings
 
-    from config.asgi_handler import LongLivedThreadsASGIHandler
+    from core.handlers.asgi import LongLivedThreadsASGIHandler
 
     pool = settings.DATABASES["default"].get("OPTIONS", {}).get("pool")
     if pool and settings.DB_KEEP_CONNECTIONS:

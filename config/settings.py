@@ -13,7 +13,7 @@ import django_stubs_ext
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from config import logs
+from core import logs
 
 # Lets generic Django classes be subscripted at run time, as django-stubs types them.
 django_stubs_ext.monkeypatch()
@@ -49,7 +49,7 @@ ALLOWED_HOSTS: list[str] = env.list(
 )
 
 INSTALLED_APPS = [
-    "config.admin_site.AdminConfig",  # django.contrib.admin, login rate-limited
+    "core.admin_site.AdminConfig",  # django.contrib.admin, login rate-limited
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -61,26 +61,26 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "users",
     "utilities",
-    "config.apps.ProjectConfig",  # system checks, request-signal wiring
+    "core.apps.CoreConfig",  # the platform: checks, request-signal wiring
 ]
 
-# Django looks for its middleware by dotted path; config/checks.py runs the
-# checks these skip with config/middleware.py's subclasses in their place.
+# Django looks for its middleware by dotted path; core/checks.py runs the
+# checks these skip with core/middleware.py's subclasses in their place.
 SILENCED_SYSTEM_CHECKS = ["security.W001", "security.W002", "security.W003"]
 
-# Async-native only: Django's own are subclassed in config/middleware.py so
+# Async-native only: Django's own are subclassed in core/middleware.py so
 # their hooks run on the event loop instead of costing a thread hop each.
 MIDDLEWARE = [
-    "config.request_log.RequestLogMiddleware",  # first: times and logs it all
-    "config.middleware.SecurityMiddleware",
+    "core.request_log.RequestLogMiddleware",  # first: times and logs it all
+    "core.middleware.SecurityMiddleware",
     "servestatic.middleware.ServeStaticMiddleware",
     # corsheaders.middleware.CorsMiddleware goes here when CORS is on (below).
-    "config.middleware.SessionMiddleware",
-    "config.middleware.CommonMiddleware",
-    "config.middleware.CsrfViewMiddleware",
-    "config.middleware.AuthenticationMiddleware",
-    "config.middleware.MessageMiddleware",
-    "config.middleware.XFrameOptionsMiddleware",
+    "core.middleware.SessionMiddleware",
+    "core.middleware.CommonMiddleware",
+    "core.middleware.CsrfViewMiddleware",
+    "core.middleware.AuthenticationMiddleware",
+    "core.middleware.MessageMiddleware",
+    "core.middleware.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -88,7 +88,7 @@ ROOT_URLCONF = "config.urls"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "config" / "templates"],
+        "DIRS": [],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -116,7 +116,7 @@ def _database() -> dict[str, Any]:
         db["CONN_MAX_AGE"] = 0  # the pool does the reuse; Django requires 0
         # The pool checks a connection (a round trip) before handing it out.
         # Request threads keep theirs, so that is rare: after a kept one was
-        # dropped (config/db.py), or per call without kept connections.
+        # dropped (core/db/calls.py), or per call without kept connections.
         db["CONN_HEALTH_CHECKS"] = True
         # A short `timeout` answers 503 quickly when no connection comes
         # (server down, pool exhausted); a short `reconnect_timeout` keeps
@@ -148,7 +148,7 @@ def _database() -> dict[str, Any]:
 DATABASES = {"default": _database()}
 
 # Without kept connections (below): long-lived threads for requests' sync work
-# (config/asgi_handler.py): a request borrows an idle one instead of starting
+# (core/handlers/asgi.py): a request borrows an idle one instead of starting
 # a thread. Keep at least as
 # many as pool connections, so every thread can hold one, and about twice the
 # concurrent requests expected: a keep-alive client's next request can start
@@ -202,14 +202,14 @@ STORAGES = {
 
 # Shared state (throttle counters): Redis when REDIS_URL is set, so several
 # server processes share one limit; otherwise this process's memory. While
-# Redis cannot be reached each process counts on its own (config/cache.py):
+# Redis cannot be reached each process counts on its own (core/cache.py):
 # one try waits at most the connect timeout, and Redis is tried again every
 # REDIS_RETRY_AFTER_S seconds.
 REDIS_URL = env.str("REDIS_URL", default="")
 CACHES = {
     "default": (
         {
-            "BACKEND": "config.cache.FallbackRedisCache",
+            "BACKEND": "core.cache.FallbackRedisCache",
             "LOCATION": REDIS_URL,
             "OPTIONS": {
                 "socket_connect_timeout": env.float(
@@ -256,7 +256,7 @@ if CORS_ALLOWED_ORIGINS:
     # Only then: with no origin allowed it would add nothing but its cost to
     # every request (#6: ~25 µs of a health check's ~280 µs in the handler).
     MIDDLEWARE.insert(
-        MIDDLEWARE.index("config.middleware.SessionMiddleware"),
+        MIDDLEWARE.index("core.middleware.SessionMiddleware"),
         "corsheaders.middleware.CorsMiddleware",
     )
 
@@ -292,11 +292,11 @@ API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=32)
 NINJA_PAGINATION_PER_PAGE = 20
 NINJA_PAGINATION_MAX_LIMIT = 100
 
-# /metrics answers only `Authorization: Bearer <this>`; empty: 404 (config/metrics.py).
+# /metrics answers only `Authorization: Bearer <this>`; empty: 404 (core/metrics.py).
 API_METRICS_TOKEN = env.str("API_METRICS_TOKEN", default="")
 
-# JSON lines in production, readable text in development (config/logs.py).
-LOGGING_CONFIG = "config.logs.configure"
+# JSON lines in production, readable text in development (core/logs.py).
+LOGGING_CONFIG = "core.logs.configure"
 LOGGING = logs.logging_config(
     json=env.str("DJANGO_LOG_FORMAT", "text" if DEBUG else "json") == "json",
     level=env.str("DJANGO_LOG_LEVEL", "INFO"),

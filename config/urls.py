@@ -4,8 +4,8 @@ from django.contrib import admin
 from django.urls import path, re_path
 
 from config.api import api
-from config.errors import api_not_found
-from config.metrics import metrics_view
+from core.errors import api_not_found
+from core.metrics import metrics_view
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -15,6 +15,6 @@ urlpatterns = [
     path("metrics", metrics_view, name="metrics"),  # Prometheus; off without a token
 ]
 
-handler400 = "config.errors.handler400"
-handler404 = "config.errors.handler404"
-handler500 = "config.errors.handler500"
+handler400 = "core.errors.handler400"
+handler404 = "core.errors.handler404"
+handler500 = "core.errors.handler500"

@@ -22,7 +22,7 @@ from django.core.signals import request_finished, request_started
 from django.db import close_old_connections, connections
 from pytest_django import Settings
 
-from config import db
+from core.db import calls as db
 from tests import factories
 from tests.requirements import require
 from users import tokens
@@ -60,7 +60,7 @@ def requests_keep_the_test_connection() -> Iterator[None]:
 
     Django's close_old_connections would otherwise close the connection
     holding the test's transaction at the start and end of every request.
-    (config/apps.py may have taken it off request_started already.)
+    (core/apps.py may have taken it off request_started already.)
     """
     started = request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
@@ -191,7 +191,7 @@ def one_window(monkeypatch: pytest.MonkeyPatch) -> None:
     one fixed window. A test whose requests straddled a window's edge would
     see its count start again and miss the refusal it expects."""
     held = time.time()
-    monkeypatch.setattr("config.throttles.time", SimpleNamespace(time=lambda: held))
+    monkeypatch.setattr("core.throttles.time", SimpleNamespace(time=lambda: held))
 
 
 @pytest.fixture(autouse=True)
@@ -215,7 +215,7 @@ def _called(func: Callable[..., Any]) -> str:
 @pytest.fixture
 def hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The names of the functions requests send to a thread: through
-    sync_to_async, or straight to the request's thread (config.db.db_call)."""
+    sync_to_async, or straight to the request's thread (core.db.calls.db_call)."""
     calls: list[str] = []
     real_call = SyncToAsync.__call__
     real_on_thread = db.on_request_thread

@@ -10,7 +10,7 @@ from django.db import DatabaseError, connection, transaction
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
 
-from config.db import db_call
+from core.db.calls import db_call
 from users.models import User
 
 

@@ -1,7 +1,7 @@
 """A live server as deployed, for tests that need real sockets and real faults.
 
 `live_server(env, tmp)` migrates the database named by `env`, creates a
-staff member and a token with manage.py, starts `python -m config.serve`
+staff member and a token with manage.py, starts `python -m core.serve`
 (uvicorn with the production settings) on a free port of 127.0.0.1, waits
 until /api/health answers, and stops it by its pid afterwards.
 """
@@ -77,7 +77,7 @@ def live_server(env: Mapping[str, str], tmp: Path) -> Iterator[Server]:
     log = tmp / "server.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "config.serve", "config.asgi:application"]
+            [sys.executable, "-m", "core.serve", "config.asgi:application"]
             + ["--host", "127.0.0.1", "--port", str(port)],
             cwd=ROOT, env=full, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip

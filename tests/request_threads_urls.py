@@ -5,8 +5,8 @@ import asyncio
 from django.urls import path
 from ninja import NinjaAPI
 
-from config import errors
 from config.urls import urlpatterns as project_urlpatterns
+from core import errors
 from users.authentication import api_auth
 from utilities.api import build_utilities_router
 from utilities.registry import Registry

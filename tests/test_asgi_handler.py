@@ -1,4 +1,4 @@
-"""The ASGI handler's long-lived request threads (config/asgi_handler.py)."""
+"""The ASGI handler's long-lived request threads (core/handlers/asgi.py)."""
 
 import asyncio
 import functools
@@ -6,7 +6,7 @@ import functools
 import httpx
 import pytest
 
-from config.asgi_handler import LongLivedThreadsASGIHandler
+from core.handlers.asgi import LongLivedThreadsASGIHandler
 
 pytestmark = pytest.mark.urls("tests.handler_urls")
 
@@ -193,7 +193,7 @@ async def test_a_request_thread_runs_calls_in_order_and_hands_back_outcomes() ->
     reach the awaiting coroutine."""
     import threading
 
-    from config.asgi_handler import RequestThread
+    from core.handlers.asgi import RequestThread
 
     thread = RequestThread("test-request-thread")
     ran: list[tuple[str, int]] = []
@@ -227,7 +227,7 @@ async def test_a_call_whose_caller_went_away_before_it_started_does_not_run() ->
     caller is skipped; the call running at the time finishes."""
     import time
 
-    from config.asgi_handler import RequestThread
+    from core.handlers.asgi import RequestThread
 
     thread = RequestThread("test-request-thread")
     ran: list[str] = []

@@ -1,4 +1,4 @@
-"""Long-lived request threads with a real database (config/asgi_handler.py).
+"""Long-lived request threads with a real database (core/handlers/asgi.py).
 
 Real commits (`tx_db`), one pooled connection per request, as in production.
 """
@@ -12,7 +12,7 @@ from asgiref.sync import sync_to_async
 from django.db import connection, connections
 from pytest_django import Settings
 
-from config.asgi_handler import LongLivedThreadsASGIHandler
+from core.handlers.asgi import LongLivedThreadsASGIHandler
 from users.models import User
 
 pytestmark = [

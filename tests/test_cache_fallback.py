@@ -19,7 +19,7 @@ import redis
 from django.core.cache import cache
 from pytest_django import Settings
 
-from config import metrics
+from core import metrics
 from tests import factories
 from tests.requirements import require
 from users.models import User
@@ -82,7 +82,7 @@ def private_redis(settings: Settings) -> Iterator[PrivateRedis]:
     settings.CACHES = {
         "default": {
             **settings.CACHES["default"],
-            "BACKEND": "config.cache.FallbackRedisCache",
+            "BACKEND": "core.cache.FallbackRedisCache",
             "LOCATION": server.url,
             "OPTIONS": {
                 "socket_connect_timeout": 0.25,
@@ -123,7 +123,7 @@ async def test_limits_hold_in_each_process_while_redis_is_down(
     assert (await anon.get("/api/ready")).json()["cache"] == "redis"
 
     private_redis.stop()
-    with caplog.at_level(logging.WARNING, logger="config.cache"):
+    with caplog.at_level(logging.WARNING, logger="core.cache"):
         reads = [(await api.get("/api/users/me")).status_code for _ in range(3)]
         logins = [await _login(anon, carol.email, "guess") for _ in range(3)]
         ready = await anon.get("/api/ready")

@@ -1,5 +1,5 @@
 """A database that cannot serve a request: 503 `database_unavailable`, with
-Retry-After, in the API's error shape (config/errors.py).
+Retry-After, in the API's error shape (core/errors.py).
 
 The faults are raised by the test connection's own queries (Django's
 `execute_wrapper`, entered in a sync fixture: in rollback mode the requests'
@@ -17,13 +17,13 @@ import psycopg_pool
 import pytest
 from django.db import InterfaceError, OperationalError, connection
 
-from config.db import libpq_params
-from config.errors import DatabaseUnavailable
+from core.db.calls import libpq_params
+from core.errors import DatabaseUnavailable
 from utilities.models import Job
 
 pytestmark = pytest.mark.django_db
 
-# Listed here, not taken from config.errors.DATABASE_DOWN_ERRORS: a class
+# Listed here, not taken from core.errors.DATABASE_DOWN_ERRORS: a class
 # dropped from that tuple must fail its case, not lose it.
 DATABASE_DOWN = [
     pytest.param(OperationalError, id="OperationalError"),

@@ -121,7 +121,7 @@ def test_cors_middleware_is_installed_only_with_origins() -> None:
 
     cors = "corsheaders.middleware.CorsMiddleware"
     with_origins = stack("https://app.example")
-    session = with_origins.index("config.middleware.SessionMiddleware")
+    session = with_origins.index("core.middleware.SessionMiddleware")
     assert with_origins.index(cors) == session - 1
     assert cors not in stack("")
 
@@ -134,7 +134,7 @@ async def test_cors_allows_configured_origins(
     from config.asgi import _application
 
     settings.CORS_ALLOWED_ORIGINS = ["https://app.example"]
-    session = settings.MIDDLEWARE.index("config.middleware.SessionMiddleware")
+    session = settings.MIDDLEWARE.index("core.middleware.SessionMiddleware")
     settings.MIDDLEWARE = [
         *settings.MIDDLEWARE[:session],
         "corsheaders.middleware.CorsMiddleware",

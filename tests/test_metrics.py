@@ -1,4 +1,4 @@
-"""Prometheus metrics at /metrics (config/metrics.py)."""
+"""Prometheus metrics at /metrics (core/metrics.py)."""
 
 import httpx
 import pytest

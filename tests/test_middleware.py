@@ -1,4 +1,4 @@
-"""The production middleware stack runs on the event loop (config/middleware.py)."""
+"""The production middleware stack runs on the event loop (core/middleware.py)."""
 
 from typing import Any
 
@@ -8,7 +8,7 @@ from django.conf import settings
 from django.test import override_settings
 from pytest_django import Settings
 
-from config.checks import check_middleware_security
+from core.checks import check_middleware_security
 from users.models import User
 
 
@@ -29,7 +29,7 @@ async def test_health_in_rollback_mode_makes_one_thread_hop(
 async def test_health_as_served_never_leaves_the_loop(
     anon: httpx.AsyncClient, hops: list[str]
 ) -> None:
-    """As served by uvicorn (config/asgi_handler.py): no thread hop at all.
+    """As served by uvicorn (core/handlers/asgi.py): no thread hop at all.
 
     The response is closed on the loop, since the request used no thread.
     """
@@ -53,7 +53,7 @@ def test_deploy_checks_see_the_subclasses_as_djangos_middleware() -> None:
 @pytest.fixture
 def cookie_hooks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The cookie middleware's hooks that run, by class and hook name."""
-    from config import middleware
+    from core import middleware
 
     ran: list[str] = []
     for cls in (

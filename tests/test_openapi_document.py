@@ -1,4 +1,4 @@
-"""The OpenAPI document as client generators need it (config/openapi.py, #17)."""
+"""The OpenAPI document as client generators need it (core/openapi.py, #17)."""
 
 import re
 from typing import Any
@@ -7,7 +7,7 @@ import httpx
 import pytest
 from asgiref.sync import async_to_sync
 
-from config.api import ServiceAPI
+from core.api import ServiceAPI
 from utilities.api import build_jobs_router, build_utilities_router
 from utilities.registry import Registry
 

@@ -5,7 +5,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.core.management import call_command
 
-from config import readiness
+from core import readiness
 from tests.conftest import client
 
 

@@ -1,4 +1,4 @@
-"""Timestamps come back as Django's own loader gives them, parsed in C (config/pg_loaders.py)."""
+"""Timestamps come back as Django's own loader gives them, parsed in C (core/db/loaders.py)."""
 
 import datetime
 
@@ -7,7 +7,7 @@ from django.db import connection
 from django.db.backends.postgresql.psycopg_any import BaseTzLoader
 from psycopg import pq
 
-from config.pg_loaders import TIMESTAMPTZ_OID, TimestamptzLoader
+from core.db.loaders import TIMESTAMPTZ_OID, TimestamptzLoader
 
 pytestmark = [pytest.mark.django_db, pytest.mark.requires("postgresql")]
 

@@ -1,4 +1,4 @@
-"""The probes answer whatever the Host; nothing else does (config/middleware.py).
+"""The probes answer whatever the Host; nothing else does (core/middleware.py).
 
 A platform's liveness and readiness probes name the pod's or container's
 address (`Host: 10.1.2.3:8000`), which ALLOWED_HOSTS does not list.

@@ -1,4 +1,4 @@
-"""Request ids and the access log (config/request_log.py, config/logs.py)."""
+"""Request ids and the access log (core/request_log.py, core/logs.py)."""
 
 import io
 import json
@@ -10,7 +10,7 @@ import httpx
 import pytest
 import structlog
 
-from config.logs import logging_config
+from core.logs import logging_config
 from users.models import User
 from utilities.models import Job
 

@@ -14,7 +14,7 @@ from asgiref.sync import sync_to_async
 from django.db import connection
 from pytest_django import Settings
 
-from config.asgi_handler import LongLivedThreadsASGIHandler
+from core.handlers.asgi import LongLivedThreadsASGIHandler
 from tests import factories
 from tests.request_threads_urls import held, let_go
 

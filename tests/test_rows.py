@@ -1,9 +1,9 @@
-"""SQL written once from the models' metadata (config/rows.py) reads what the ORM reads."""
+"""SQL written once from the models' metadata (core/db/statements.py) reads what the ORM reads."""
 
 import pytest
 from django.utils import timezone
 
-from config.rows import row_by_pk, update_returning
+from core.db.statements import row_by_pk, update_returning
 from users.models import User
 
 pytestmark = pytest.mark.django_db

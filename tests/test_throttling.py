@@ -29,7 +29,7 @@ def backend(request: pytest.FixtureRequest, settings: Settings) -> str:
     if request.param == "redis":
         settings.CACHES = {
             "default": {
-                "BACKEND": "config.cache.FallbackRedisCache",
+                "BACKEND": "core.cache.FallbackRedisCache",
                 "LOCATION": os.environ.get(
                     "TEST_REDIS_URL", "redis://127.0.0.1:6379/15"
                 ),
@@ -326,7 +326,7 @@ def test_every_async_operation_counts_its_limits_off_the_loop() -> None:
     from ninja.operation import AsyncOperation
 
     from config.api import api
-    from config.throttles import ChecksOffTheLoop
+    from core.throttles import ChecksOffTheLoop
 
     resolve("/api/health")  # the URLs, and so the swap, are built
     operations = [

@@ -7,7 +7,7 @@ creating and deleting are 403.
 
 from collections.abc import Iterable, Mapping
 
-from config.errors import Forbidden, InvalidInput
+from core.errors import Forbidden, InvalidInput
 from users.models import User
 
 STAFF_ONLY_FIELDS = ("is_active", "is_staff")

@@ -11,7 +11,7 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from config.validators import reject_nul_and_surrogates
+from core.validators import reject_nul_and_surrogates
 from users import emails
 from users.models import ApiToken, User
 from users.tokens import forget_verified, token_issue

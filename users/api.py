@@ -8,9 +8,9 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Status
 from ninja.pagination import paginate
 
-from config.errors import error_responses
-from config.openapi import sends_location
-from config.pagination import LimitOffsetPagination
+from core.errors import error_responses
+from core.openapi import sends_location
+from core.pagination import LimitOffsetPagination
 from users import access, selectors, services
 from users.authentication import actor
 from users.models import User

@@ -9,10 +9,10 @@ from ninja import Router, Schema, Status
 from ninja.errors import AuthenticationError, Throttled
 from pydantic import ConfigDict, Field
 
-from config.clients import client_ip
-from config.db import db_call
-from config.errors import ApiError, error_responses
-from config.security import login_failed_sync, login_wait_sync, security_log
+from core.client_ip import client_ip
+from core.db.calls import db_call
+from core.errors import ApiError, error_responses
+from core.security import login_failed_sync, login_wait_sync, security_log
 from users import tokens
 from users.models import ApiToken, User
 from users.schemas import Email, Password

@@ -4,7 +4,7 @@ Ninja runs auth callbacks in order and stops at the first that answers or
 raises. Bearer comes first and never needs a CSRF token; the session
 callback checks CSRF only once it has found a logged-in user, so an
 anonymous request gets 401, not 403. Failed tokens count toward
-config/security.py's limit before the lookup.
+core/security.py's limit before the lookup.
 """
 
 import logging
@@ -17,10 +17,10 @@ from ninja.errors import AuthenticationError, AuthorizationError
 from ninja.security import APIKeyCookie, HttpBearer
 from ninja.utils import check_csrf
 
-from config.clients import client_ip
-from config.db import db_call
-from config.security import check_not_blocked_sync, failed_auth
-from config.throttles import count_due, counts_on_loop
+from core.client_ip import client_ip
+from core.db.calls import db_call
+from core.security import check_not_blocked_sync, failed_auth
+from core.throttles import count_due, counts_on_loop
 from users import tokens
 from users.models import ApiToken, User
 
@@ -47,7 +47,7 @@ class BearerAuth(HttpBearer):
     @staticmethod
     def _check(request: HttpRequest, token: str) -> ApiToken:
         """On the request's thread: the failure limit, the token lookup, and
-        the rate limits' counts (config/throttles.py), in one trip."""
+        the rate limits' counts (core/throttles.py), in one trip."""
         check_not_blocked_sync(failed_auth, request)
         api_token = tokens.token_authenticate(token)
         if api_token is None:
@@ -106,7 +106,7 @@ api_auth = [BearerAuth(), SessionAuth()]
 
 def bearer_staff_sync(request: HttpRequest) -> bool:
     """Whether the request carries a staff member's bearer token (for the docs,
-    config/docs.py). Sync; a wrong token counts toward the failed-token limit,
+    core/docs_access.py). Sync; a wrong token counts toward the failed-token limit,
     and a client over that limit is refused whatever it sends."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:

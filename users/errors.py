@@ -1,6 +1,6 @@
 """Domain errors of the users API."""
 
-from config.errors import ApiError, NotFound
+from core.errors import ApiError, NotFound
 
 
 class UserNotFound(NotFound):

@@ -18,7 +18,7 @@ from pydantic import (
     field_validator,
 )
 
-from config.validators import AS_JSON, reject_nul_and_surrogates
+from core.validators import AS_JSON, reject_nul_and_surrogates
 from users import emails
 from users.models import AGE_MAX
 
@@ -50,7 +50,7 @@ Email = Annotated[
     AfterValidator(reject_nul_and_surrogates),
     AfterValidator(_valid_email),
 ]
-# Bodies take JSON's own numbers and booleans (config/validators.py): `"5"` or
+# Bodies take JSON's own numbers and booleans (core/validators.py): `"5"` or
 # `true` for an age and `1` for a flag are refused, not coerced. Query strings
 # are text and are parsed (AgeParam).
 Age = Annotated[int, Field(ge=0, le=AGE_MAX), AS_JSON[int]]

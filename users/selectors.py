@@ -2,8 +2,8 @@
 
 from django.db.models import F, QuerySet
 
-from config.db import db_call
-from config.rows import row_by_pk
+from core.db.calls import db_call
+from core.db.statements import row_by_pk
 from users import access
 from users.errors import UserNotFound
 from users.models import User

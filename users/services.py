@@ -1,6 +1,6 @@
 """Writes to users. Each runs in one transaction, in one sync call.
 
-The work is sync and wrapped once with `db_call` (config/db.py): a transaction must
+The work is sync and wrapped once with `db_call` (core/db/calls.py): a transaction must
 live inside one thread, and one hop per request is cheaper than one per query.
 Who may change whom is decided by users/access.py, through `actor`.
 """
@@ -13,9 +13,9 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, connections, router, transaction
 from django.utils import timezone
 
-from config.db import db_call
-from config.errors import InvalidInput
-from config.rows import update_returning
+from core.db.calls import db_call
+from core.db.statements import update_returning
+from core.errors import InvalidInput
 from users import access, selectors, tokens
 from users.errors import EmailTaken, UserNotFound
 from users.models import User

@@ -36,7 +36,7 @@ from typing import Any
 import psycopg
 from django.db import connections, router
 
-from config.db import libpq_params
+from core.db.calls import libpq_params
 from users.models import ApiToken
 
 CHANNEL = "users_token_changes"  # migration 0003's triggers send on it

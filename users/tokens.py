@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import connections, router, transaction
 from django.utils import timezone
 
-from config.rows import columns
+from core.db.statements import columns
 from users.models import ApiToken, User
 from users.token_cache import verified
 
@@ -45,7 +45,7 @@ def _token_sql(alias: str) -> str:
 
     Every request authenticates, and the ORM builds and compiles this join
     anew each time: about 0.5 ms of CPU per request, the largest single cost
-    of a point GET (measured in #6). See config/rows.py.
+    of a point GET (measured in #6). See core/db/statements.py.
     """
     token, user = columns(ApiToken, alias), columns(User, alias)
     return (

@@ -17,10 +17,10 @@ from ninja import Query, Router, Status
 from ninja.decorators import decorate_view
 from ninja.pagination import paginate
 
-from config.errors import PayloadTooLarge, api_error_response, error_responses
-from config.openapi import sends_location
-from config.pagination import LimitOffsetPagination
-from config.throttles import JobThrottle
+from core.errors import PayloadTooLarge, api_error_response, error_responses
+from core.openapi import sends_location
+from core.pagination import LimitOffsetPagination
+from core.throttles import JobThrottle
 from users.authentication import actor
 from utilities import runners, selectors, services
 from utilities.models import Job

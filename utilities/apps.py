@@ -1,6 +1,6 @@
 from django.apps import AppConfig
 
-from config.metrics import register_state
+from core.metrics import register_state
 
 
 class UtilitiesConfig(AppConfig):

@@ -1,6 +1,6 @@
 """Domain errors of the utilities API."""
 
-from config.errors import ApiError, NotFound
+from core.errors import ApiError, NotFound
 
 
 class UtilityRejected(ApiError):

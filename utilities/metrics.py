@@ -1,4 +1,4 @@
-"""The utilities app's gauges at /metrics (config/metrics.py): jobs by status."""
+"""The utilities app's gauges at /metrics (core/metrics.py): jobs by status."""
 
 from collections.abc import Iterator
 

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, TypeAdapter, create_model
 
-from config.validators import AS_JSON, reject_nul_and_surrogates
+from core.validators import AS_JSON, reject_nul_and_surrogates
 
 Execution = Literal["inline", "thread", "process"]
 
@@ -88,7 +88,7 @@ def _as_json(annotation: Any) -> Any:
 
     Arguments arrive as JSON, which has numbers and booleans of its own:
     `"5"` or `true` for an `int` is a client's mistake to refuse (422), not to
-    coerce (config/validators.py). Strings keep pydantic's parsing: datetimes
+    coerce (core/validators.py). Strings keep pydantic's parsing: datetimes
     arrive as text.
     """
     if isinstance(annotation, type) and annotation in AS_JSON:

@@ -26,8 +26,8 @@ from django.conf import settings
 from pebble import ProcessFuture, ProcessPool
 from pydantic import BaseModel
 
-from config import metrics
-from config.errors import ApiError
+from core import metrics
+from core.errors import ApiError
 from utilities.errors import JobCancelled, UtilityBusy, UtilityRejected, UtilityTimeout
 from utilities.functions.progress import call_forwarding_progress, reporting_to
 from utilities.registry import Utility

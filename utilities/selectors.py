@@ -4,7 +4,7 @@ import uuid
 
 from django.db.models import QuerySet
 
-from config.db import db_call
+from core.db.calls import db_call
 from users.models import User
 from utilities.errors import JobNotFound
 from utilities.models import Job

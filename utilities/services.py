@@ -13,8 +13,8 @@ from django.db import transaction
 from django.utils import timezone
 from pydantic import BaseModel
 
-from config.db import db_call
-from config.request_log import current_request_id
+from core.db.calls import db_call
+from core.request_log import current_request_id
 from users.models import User
 from utilities.errors import JobFinished, JobNotFound
 from utilities.models import Job

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from config.errors import ApiError
+from core.errors import ApiError
 from utilities import runners
 from utilities.catalogue import registry
 from utilities.errors import JobCancelled

@@ -20,7 +20,7 @@ endpoints:
   a thread that wakes twice a second and checks itself every 2 s, no work
   per request, and the check it costs a cached request (well under a µs);
 - a pooled connection per request, not tested before use (Django's request
-  threads keep theirs and check it without a round trip; see config/db.py);
+  threads keep theirs and check it without a round trip; see core/db/calls.py);
 - the same validation: pydantic models with `extra="forbid"`, the same
   bounds, Django's own `validate_email` and the project's NUL/surrogate check;
 - the same JSON bodies: the user fields, `{"items", "count"}` pages, datetimes
@@ -112,7 +112,7 @@ from sqlalchemy.ext.asyncio import (  # type: ignore[import-not-found, unused-ig
     create_async_engine,
 )
 
-from config.validators import reject_nul_and_surrogates
+from core.validators import reject_nul_and_surrogates
 from utilities.functions.primes import (
     COUNT_MAX,
     FACTOR_MAX,
@@ -586,7 +586,7 @@ def _fields(row: Row[Any]) -> dict[str, Any]:
 
 
 async def _get_user(conn: AsyncConnection, actor: Row[Any], user_id: int) -> Row[Any]:
-    """users/selectors.py's user_by_id (config/rows.py's row_by_pk)."""
+    """users/selectors.py's user_by_id (core/db/statements.py's row_by_pk)."""
     if not _may_see(actor, user_id):
         raise _user_not_found()
     stmt = select(users).where(users.c.id == user_id)

@@ -231,7 +231,7 @@ def test_sigterm_lets_the_request_in_flight_finish(
 ) -> None:
     """SIGTERM: a PATCH waiting on a row lock still gets its 200; the server exits 0.
 
-    The server runs as deployed (config/serve.py over uvicorn): it stops
+    The server runs as deployed (core/serve.py over uvicorn): it stops
     accepting, finishes the requests in flight, shuts down, and exits 0.
     """
     me = _me(server).json()

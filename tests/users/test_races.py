@@ -10,7 +10,7 @@ import httpx
 import psycopg
 import pytest
 
-from config.db import libpq_params
+from core.db.calls import libpq_params
 from tests import factories
 from users.models import User
 

@@ -16,7 +16,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.db import connection
 
-from config.db import libpq_params
+from core.db.calls import libpq_params
 from tests import factories
 from tests.conftest import token_call
 from users import token_changes

@@ -3,7 +3,7 @@
 from django.urls import path
 from ninja import NinjaAPI
 
-from config import errors
+from core import errors
 from tests.utilities import samples
 from utilities.api import build_utilities_router
 from utilities.registry import Registry

@@ -23,7 +23,7 @@ import re
 from http import HTTPStatus
 from typing import Any
 
-from config.errors import PROBLEM_CONTENT_TYPE, TITLES
+from core.errors import PROBLEM_CONTENT_TYPE, TITLES
 
 TAGS = [
     {"name": "operations", "description": "Liveness and readiness probes."},

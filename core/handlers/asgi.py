@@ -20,7 +20,7 @@ request with one more trip to that thread to close the response. Here:
   are thread-local): no pool checkout per call, and no trip to the thread to
   give it back. There is one thread per pool connection but one, so the
   threads cannot drain the pool. Before each call a kept connection is
-  checked without a round trip (config.db.drop_unusable_connections): one
+  checked without a round trip (core.db.calls.drop_unusable_connections): one
   the server has closed is replaced before the call uses it. A transaction
   lives inside one call (a sync service under transaction.atomic), so a
   connection in a transaction never changes hands.
@@ -69,14 +69,14 @@ from django.db import connections
 from django.urls import set_script_prefix
 from psycopg_pool import PoolTimeout
 
-from config.db import (
+from core.db.calls import (
     mark_keeper,
     release_connections,
     request_thread,
     run_on_kept_connection,
 )
-from config.errors import PayloadTooLarge, api_error_response
-from config.request_log import request_id_from
+from core.errors import PayloadTooLarge, api_error_response
+from core.request_log import request_id_from
 
 
 class ThreadsBusy(PoolTimeout):
@@ -375,7 +375,7 @@ class _LentThread(Executor):
 
     def _run(self, fn: Callable[[], Any]) -> Any:
         """On the thread: check a kept connection first, or give the
-        connections back after (config/db.py)."""
+        connections back after (core/db/calls.py)."""
         if self._threads.keep_connections:
             return run_on_kept_connection(fn)
         try:
@@ -442,7 +442,9 @@ class LongLivedThreadsASGIHandler(ASGIHandler):
                     await super().handle(scope, receive, send)
                 return
             thread = _LentThread(self._threads)
-            lent = request_thread.set(thread)  # config.db.db_call goes straight to it
+            lent = request_thread.set(
+                thread
+            )  # core.db.calls.db_call goes straight to it
             try:
                 async with ThreadSensitiveContext(executor=thread):
                     await self.handle_lent(scope, receive, send)

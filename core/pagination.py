@@ -6,7 +6,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from ninja import Field, pagination
 
-from config.db import db_call
+from core.db.calls import db_call
 
 # PostgreSQL's OFFSET is a bigint: a larger one would be a 500, not a page.
 OFFSET_MAX = 2**63 - 1

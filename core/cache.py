@@ -1,7 +1,7 @@
 """The shared cache: Redis when it answers, this process's memory when it doesn't.
 
-The cache holds the rate limits' counters (config/throttles.py,
-config/security.py). Redis lets every server process share one count, but it
+The cache holds the rate limits' counters (core/throttles.py,
+core/security.py). Redis lets every server process share one count, but it
 is an optimisation, never a dependency (#16): with Django's RedisCache every
 cache call raises while Redis is away, and every authenticated request was a
 500. Here a call that cannot reach Redis is served by a per-process
@@ -31,7 +31,7 @@ from django.core.cache.backends.redis import RedisCache
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from config import metrics
+from core import metrics
 
 logger = logging.getLogger(__name__)
 

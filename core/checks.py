@@ -1,7 +1,7 @@
-"""Django's deploy checks, reading config/middleware.py's classes as Django's own.
+"""Django's deploy checks, reading core/middleware.py's classes as Django's own.
 
 Django's security checks look for its middleware by dotted path. The project
-runs subclasses instead (config/middleware.py), so the stock checks would warn
+runs subclasses instead (core/middleware.py), so the stock checks would warn
 that the middleware is missing (security.W001-W003, silenced in settings) and,
 worse, skip every check that depends on it: HSTS, SSL redirect, nosniff, frame
 options, CSRF cookie. This check runs those again with each subclass named as
@@ -18,7 +18,7 @@ from django.core.checks.security import base, csrf
 from django.test.utils import override_settings
 from django.utils.module_loading import import_string
 
-from config.middleware import OnLoopMixin
+from core.middleware import OnLoopMixin
 
 _SILENCED = {"security.W001", "security.W002", "security.W003"}
 _MIDDLEWARE_CHECKS: tuple[Callable[..., list[CheckMessage]], ...] = (

@@ -1,4 +1,4 @@
-"""The project's own app: its system checks, request-signal and connection wiring."""
+"""The platform app: its system checks, request-signal and connection wiring."""
 
 from django.apps import AppConfig
 from django.conf import settings
@@ -22,14 +22,13 @@ def request_start_hooks_needed() -> bool:
     )
 
 
-class ProjectConfig(AppConfig):
-    name = "config"
-    label = "project"
-    verbose_name = "Project"
+class CoreConfig(AppConfig):
+    name = "core"
+    verbose_name = "Platform"
 
     def ready(self) -> None:
-        from config import checks  # noqa: F401  # registers them
-        from config.pg_loaders import use_fast_timestamptz_loader
+        from core import checks  # noqa: F401  # registers them
+        from core.db.loaders import use_fast_timestamptz_loader
 
         connection_created.connect(use_fast_timestamptz_loader)
 

@@ -7,7 +7,7 @@ from django.contrib.admin.apps import AdminConfig as BaseAdminConfig
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
-from config.security import login_failed_sync, login_wait_sync
+from core.security import login_failed_sync, login_wait_sync
 
 
 class ThrottledAdminSite(AdminSite):
@@ -39,4 +39,4 @@ class ThrottledAdminSite(AdminSite):
 
 
 class AdminConfig(BaseAdminConfig):
-    default_site = "config.admin_site.ThrottledAdminSite"
+    default_site = "core.admin_site.ThrottledAdminSite"

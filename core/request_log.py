@@ -2,7 +2,7 @@
 
 `X-Request-ID` is taken from the client when it is well formed (a proxy or a
 caller tracing its own calls), generated otherwise; it is returned in the
-response, bound to every log line of the request (config/logs.py) and kept on
+response, bound to every log line of the request (core/logs.py) and kept on
 utility jobs the request submits.
 """
 
@@ -19,7 +19,7 @@ from asgiref.sync import markcoroutinefunction
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 
-from config import metrics
+from core import metrics
 
 access_log = logging.getLogger("request")
 

@@ -1,4 +1,4 @@
-"""`python -m config.serve APP [uvicorn options]`: uvicorn, exiting 0 after a clean stop.
+"""`python -m core.serve APP [uvicorn options]`: uvicorn, exiting 0 after a clean stop.
 
 The same command line and environment variables as `uvicorn` (WEB_CONCURRENCY,
 UVICORN_TIMEOUT_GRACEFUL_SHUTDOWN, ...). On SIGTERM or SIGINT uvicorn stops

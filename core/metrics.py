@@ -1,12 +1,12 @@
 """Prometheus metrics at /metrics (prometheus-client), for a scraper with a token.
 
 - `http_requests_total` and `http_request_duration_seconds`, by route template
-  and status (recorded by config/request_log.py);
+  and status (recorded by core/request_log.py);
 - `db_pool_connections` (size, idle, waiting requests) of this process's pool;
 - `utility_calls_total` by utility and outcome (utilities/runners.py);
 - `db_connections_lost_total`: connections found closed by the server;
 - `cache_outages_total` and `cache_fallback_calls_total`: Redis outages, and
-  the cache calls this process's counters served meanwhile (config/cache.py);
+  the cache calls this process's counters served meanwhile (core/cache.py);
 - `jobs` by status, counted in the database when scraped (utilities/metrics.py,
   registered by the utilities app).
 
@@ -49,12 +49,12 @@ utility_calls = Counter(
 )
 db_connections_lost = Counter(
     "db_connections_lost_total",
-    "Times a database connection was found closed by the server (config/db.py).",
+    "Times a database connection was found closed by the server (core/db/calls.py).",
 )
 cache_outages = Counter(
     "cache_outages_total",
     "Times the shared cache (Redis) became unreachable and the rate limits "
-    "fell back to this process's counters (config/cache.py).",
+    "fell back to this process's counters (core/cache.py).",
 )
 cache_fallback_calls = Counter(
     "cache_fallback_calls_total",

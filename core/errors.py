@@ -32,8 +32,8 @@ from ninja.errors import (
 )
 from pydantic import Field
 
-from config.clients import client_ip
-from config.parser import NestingTooDeep, NotJSON
+from core.client_ip import client_ip
+from core.parsing import NestingTooDeep, NotJSON
 
 logger = logging.getLogger(__name__)
 security_log = logging.getLogger("security")

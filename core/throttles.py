@@ -27,7 +27,7 @@ from ninja.throttling import (
     SimpleRateThrottle,
 )
 
-from config.db import db_call
+from core.db.calls import db_call
 
 
 def in_window(key: str, window: int) -> tuple[str, float]:
@@ -163,7 +163,7 @@ class ChecksOffTheLoop(AsyncOperation):
     """An async operation whose throttles are counted off the event loop.
 
     Ninja's AsyncOperation._run_checks(), but a throttle check that would
-    talk to a shared cache runs on the request's thread (config.db.db_call),
+    talk to a shared cache runs on the request's thread (core.db.calls.db_call),
     unless the authentication already counted it there (count_due).
     """
 

@@ -2,7 +2,7 @@
 
 Ninja's throttles run after authentication, so failed authentications are
 limited here, before it (users/authentication.py calls these); the
-throttles themselves are in config/throttles.py.
+throttles themselves are in core/throttles.py.
 """
 
 import hashlib
@@ -15,8 +15,8 @@ from django.core.cache import cache
 from django.http import HttpRequest
 from ninja.errors import Throttled
 
-from config.clients import client_ip
-from config.throttles import count_in_window, in_window
+from core.client_ip import client_ip
+from core.throttles import count_in_window, in_window
 
 security_log = logging.getLogger("security")
 

@@ -25,7 +25,7 @@ where Django validates the host of every request (request.get_host()); for
 them it does nothing (it would also check DISALLOWED_USER_AGENTS and
 PREPEND_WWW, neither set here). They build no URL from the host, so nothing
 after it reads the host. Any other path or method, with a host outside
-ALLOWED_HOSTS, still gets the 400 `disallowed_host` (config/errors.py).
+ALLOWED_HOSTS, still gets the 400 `disallowed_host` (core/errors.py).
 
 Under WSGI they behave exactly as Django's own (the probes too). CSRF_USE_SESSIONS
 must stay off: with it the CSRF hooks would read the session from the database.

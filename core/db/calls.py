@@ -4,11 +4,11 @@
 hands the connection back to the pool when `func` returns, unless a
 transaction is still open (the test suite's, or an enclosing atomic block).
 A request whose database work all went through it then holds no connection
-when its response is closed, and config/asgi_handler.py closes it on the
+when its response is closed, and core/handlers/asgi.py closes it on the
 event loop instead of making one more trip to the thread for it. Without a
 pool (SQLite, persistent connections) it is plain `sync_to_async`.
 
-Inside a request served on a lent thread (config/asgi_handler.py sets
+Inside a request served on a lent thread (core/handlers/asgi.py sets
 `request_thread`), the call goes to that thread directly, in a copy of the
 caller's context, which is where `sync_to_async` would send it: without
 asgiref's per-call machinery (executor lookup, thread-local setup, context
@@ -32,7 +32,7 @@ from asgiref.sync import AsyncToSync, sync_to_async
 from django.db import InterfaceError, OperationalError, connections
 from psycopg import pq
 
-from config import metrics
+from core import metrics
 
 _thread = threading.local()
 
@@ -41,14 +41,14 @@ R = TypeVar("R")
 
 
 class LentThread(Protocol):
-    """The thread lent to a request (config/asgi_handler.py)."""
+    """The thread lent to a request (core/handlers/asgi.py)."""
 
     def call(self, fn: Callable[[], Any]) -> Awaitable[Any]:
         """Run `fn` on the thread; await its outcome on the event loop."""
         ...
 
 
-# The thread lent to the request being served (config/asgi_handler.py).
+# The thread lent to the request being served (core/handlers/asgi.py).
 request_thread: contextvars.ContextVar[LentThread | None] = contextvars.ContextVar(
     "request_thread", default=None
 )
@@ -56,7 +56,7 @@ request_thread: contextvars.ContextVar[LentThread | None] = contextvars.ContextV
 
 def mark_keeper() -> None:
     """Mark this thread as one that keeps its connection between calls
-    (a request thread of config/asgi_handler.py with keep_connections)."""
+    (a request thread of core/handlers/asgi.py with keep_connections)."""
     _thread.keeps_connection = True
 
 

@@ -1,7 +1,7 @@
 """Log formatting: JSON lines in production, readable text in development.
 
 Everything logs through the standard library (`logging.getLogger`); structlog
-binds the request's context (`request_id`, config/request_log.py), which each
+binds the request's context (`request_id`, core/request_log.py), which each
 line carries, also from the request's threads, since their calls run in a
 copy of the caller's context. JSONFormatter writes production lines;
 structlog's console renderer the development ones.
@@ -96,7 +96,7 @@ def logging_config(*, json: bool, level: str) -> dict[str, Any]:
         "loggers": {
             # Security events: failed logins, token issue/revoke, denials, throttling.
             "security": {"level": "INFO"},
-            # One line per request (config/request_log.py).
+            # One line per request (core/request_log.py).
             "request": {"level": "INFO"},
         },
     }
