@@ -193,7 +193,7 @@ async def test_a_request_thread_runs_calls_in_order_and_hands_back_outcomes() ->
     reach the awaiting coroutine."""
     import threading
 
-    from core.handlers.asgi import RequestThread
+    from core.handlers.threads import RequestThread
 
     thread = RequestThread("test-request-thread")
     ran: list[tuple[str, int]] = []
@@ -227,7 +227,7 @@ async def test_a_call_whose_caller_went_away_before_it_started_does_not_run() ->
     caller is skipped; the call running at the time finishes."""
     import time
 
-    from core.handlers.asgi import RequestThread
+    from core.handlers.threads import RequestThread
 
     thread = RequestThread("test-request-thread")
     ran: list[str] = []
