@@ -6,7 +6,6 @@ share the test's transaction and everything is rolled back. Race tests are marke
 and get real commits, one connection per request.
 """
 
-import contextlib
 import inspect
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -18,12 +17,12 @@ import pytest
 import pytest_asyncio
 from asgiref.sync import SyncToAsync, async_to_sync, sync_to_async
 from django.core.cache import cache
-from django.core.signals import request_finished, request_started
-from django.db import close_old_connections, connections
+from django.db import connections
 from pytest_django import Settings
 
 from core.db import calls as db
 from tests import factories
+from tests.helpers import client, requests_keep_the_test_connection
 from tests.requirements import require
 from users import tokens
 from users.models import User
@@ -52,35 +51,6 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     with requests_keep_the_test_connection():
         async_to_sync(pyfuncitem.obj)(**kwargs)
     return True
-
-
-@contextlib.contextmanager
-def requests_keep_the_test_connection() -> Iterator[None]:
-    """Let requests run in the test's thread and transaction.
-
-    Django's close_old_connections would otherwise close the connection
-    holding the test's transaction at the start and end of every request.
-    (core/apps.py may have taken it off request_started already.)
-    """
-    started = request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    try:
-        yield
-    finally:
-        if started:
-            request_started.connect(close_old_connections)
-        request_finished.connect(close_old_connections)
-
-
-def client(token: str | None = None) -> httpx.AsyncClient:
-    """Return a client of the real ASGI application, without a socket."""
-    from config.asgi import application
-
-    transport = httpx.ASGITransport(app=application)
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return httpx.AsyncClient(
-        transport=transport, base_url="https://testserver", headers=headers
-    )
 
 
 @pytest.fixture
@@ -176,13 +146,6 @@ def lookups(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(tokens, "_token_row", spy)
     return looked_up
-
-
-async def token_call(raw: str) -> int:
-    """The status of a call with bearer token `raw` to an endpoint that makes
-    no query of its own (slugify): what the token alone decides."""
-    response = await client(raw).post("/api/utilities/slugify", json={"text": "a"})
-    return response.status_code
 
 
 @pytest.fixture

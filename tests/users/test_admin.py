@@ -5,13 +5,11 @@ import re
 import httpx
 import pytest
 from asgiref.sync import sync_to_async
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-from django.contrib.sessions.backends.db import SessionStore
 from django.utils import timezone
 from pytest_django import Settings
 
 from tests import factories
-from tests.conftest import client
+from tests.helpers import client, csrf_token, log_in
 from users import tokens
 from users.models import ApiToken, User
 
@@ -26,23 +24,6 @@ def staff(db: None) -> User:
     return User.objects.create_superuser(
         email="admin@example.com", name="Admin", password="correct horse battery"
     )
-
-
-def csrf_token(page: httpx.Response) -> str:
-    """Return the CSRF token of the form on an admin page."""
-    match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
-    assert match is not None
-    return match.group(1)
-
-
-def _log_in(api: httpx.AsyncClient, user: User) -> None:
-    """Give the client a session cookie for `user`, as logging in would."""
-    session = SessionStore()
-    session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    session.save()
-    api.cookies.set("sessionid", session.session_key or "")
 
 
 async def _submit_add_form(
@@ -68,7 +49,7 @@ async def test_staff_sees_user_list_with_search(
     api: httpx.AsyncClient, staff: User, ann: User, bob: User
 ) -> None:
     """The changelist searches by name and shows the email column."""
-    await sync_to_async(_log_in)(api, staff)
+    await sync_to_async(log_in)(api, staff)
 
     response = await api.get("/admin/users/user/", params={"q": "ann"})
 
@@ -81,7 +62,7 @@ async def test_changelist_filters_by_staff(
     api: httpx.AsyncClient, staff: User, ann: User
 ) -> None:
     """The staff filter narrows the list."""
-    await sync_to_async(_log_in)(api, staff)
+    await sync_to_async(log_in)(api, staff)
 
     response = await api.get("/admin/users/user/", params={"is_staff__exact": "1"})
 
@@ -91,7 +72,7 @@ async def test_changelist_filters_by_staff(
 
 async def test_non_staff_is_sent_to_login(api: httpx.AsyncClient, ann: User) -> None:
     """A user who is not staff cannot see the admin."""
-    await sync_to_async(_log_in)(api, ann)
+    await sync_to_async(log_in)(api, ann)
 
     response = await api.get("/admin/users/user/")
 
@@ -103,7 +84,7 @@ async def test_staff_adds_user_with_password(
     api: httpx.AsyncClient, staff: User
 ) -> None:
     """The admin's add form creates a user who can log in by email."""
-    await sync_to_async(_log_in)(api, staff)
+    await sync_to_async(log_in)(api, staff)
 
     response = await _submit_add_form(
         api,
@@ -127,7 +108,7 @@ async def test_admin_add_with_email_in_other_case_is_a_form_error(
     api: httpx.AsyncClient, staff: User, ann: User
 ) -> None:
     """A case-variant of a taken email is refused by the form, not a 500."""
-    await sync_to_async(_log_in)(api, staff)
+    await sync_to_async(log_in)(api, staff)
 
     response = await _submit_add_form(
         api,
@@ -156,7 +137,7 @@ async def test_admin_add_with_a_lookalike_email_is_a_form_error(
     api: httpx.AsyncClient, staff: User, ann: User, email: str, error: str
 ) -> None:
     """The admin applies the API's lookalike rules (users/emails.py)."""
-    await sync_to_async(_log_in)(api, staff)
+    await sync_to_async(log_in)(api, staff)
 
     response = await _submit_add_form(
         api, {"email": email, "name": "Imposter", "usable_password": "false"}
@@ -171,7 +152,7 @@ async def test_token_made_in_admin_is_shown_once_and_works(
     api: httpx.AsyncClient, staff: User, ann: User
 ) -> None:
     """Adding a token in the admin shows it once; only its digest is stored."""
-    await sync_to_async(_log_in)(api, staff)
+    await sync_to_async(log_in)(api, staff)
 
     response = await _submit_add_form(
         api,
@@ -223,7 +204,7 @@ async def test_change_to_taken_email_is_an_error_on_the_email_field(
     api: httpx.AsyncClient, staff: User, ann: User, bob: User
 ) -> None:
     """Changing bob's email to ANN@example.com is refused on the email field."""
-    await sync_to_async(_log_in)(api, staff)
+    await sync_to_async(log_in)(api, staff)
 
     response = await _post_change_form(api, bob, {"email": "ANN@example.com"})
 
@@ -249,7 +230,7 @@ async def test_change_form_applies_the_api_rules(
     api: httpx.AsyncClient, staff: User, ann: User, fields: dict[str, str], field: str
 ) -> None:
     """NUL characters, over-long names and ages past 150 are form errors, not 500s."""
-    await sync_to_async(_log_in)(api, staff)
+    await sync_to_async(log_in)(api, staff)
 
     response = await _post_change_form(api, ann, fields)
 
@@ -263,7 +244,7 @@ async def test_change_form_saves_the_age(
     api: httpx.AsyncClient, staff: User, ann: User
 ) -> None:
     """A valid change is saved and the API shows it."""
-    await sync_to_async(_log_in)(api, staff)
+    await sync_to_async(log_in)(api, staff)
 
     response = await _post_change_form(api, ann, {"age": "31"})
 
@@ -282,7 +263,7 @@ async def test_bulk_deactivate(
     tokens stop at once, even one this process verified moments ago."""
     anns = client(await sync_to_async(factories.token)(ann))
     assert (await anns.get("/api/users/me")).status_code == 200
-    await sync_to_async(_log_in)(api, staff)
+    await sync_to_async(log_in)(api, staff)
     page = await api.get("/admin/users/user/")
     token = csrf_token(page)
 
@@ -303,7 +284,7 @@ async def test_bulk_deactivate(
     assert (await anns.get("/api/users/me")).status_code == 401
 
 
-async def test_non_staff_cannot_log_in(anon: httpx.AsyncClient, db: None) -> None:
+async def test_non_staff_cannotlog_in(anon: httpx.AsyncClient, db: None) -> None:
     """The admin's login refuses a user who is not staff."""
     await sync_to_async(factories.user)(email="plain@example.com", password=PASSWORD)
     page = await anon.get("/admin/login/")
@@ -352,7 +333,7 @@ async def test_token_state_filter(
     api: httpx.AsyncClient, staff: User, ann: User
 ) -> None:
     """Tokens can be listed by state: active, expired, revoked."""
-    await sync_to_async(_log_in)(api, staff)
+    await sync_to_async(log_in)(api, staff)
     active = await sync_to_async(tokens.token_issue)(user=ann, name="active-one")
     revoked = await sync_to_async(tokens.token_issue)(user=ann, name="revoked-one")
     await ApiToken.objects.filter(pk=revoked[0].pk).aupdate(revoked_at=timezone.now())

@@ -12,7 +12,7 @@ from django.utils import timezone
 from pytest_django import Settings
 
 from tests import factories
-from tests.conftest import client
+from tests.helpers import client
 from users import tokens
 from users.models import ApiToken, User
 

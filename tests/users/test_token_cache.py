@@ -16,7 +16,7 @@ from django.utils import timezone
 from pytest_django import Settings
 
 from tests import factories
-from tests.conftest import client, token_call
+from tests.helpers import client, token_call
 from users import tokens
 from users.models import ApiToken, User
 from users.token_cache import changes, verified

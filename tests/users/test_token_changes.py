@@ -18,7 +18,7 @@ from django.db import connection
 
 from core.db.calls import libpq_params
 from tests import factories
-from tests.conftest import token_call
+from tests.helpers import token_call
 from users import token_changes
 from users.models import User
 from users.token_cache import changes

@@ -4,7 +4,7 @@ import httpx
 import pytest
 from asgiref.sync import sync_to_async
 
-from tests.users.test_admin import _log_in, csrf_token
+from tests.helpers import csrf_token, log_in
 from users.models import User
 from utilities.models import Job
 
@@ -31,7 +31,7 @@ async def test_job_list_shows_progress(
     api: httpx.AsyncClient, admin_user: User
 ) -> None:
     """A running job's progress shows as a bar and a percentage."""
-    await sync_to_async(_log_in)(api, admin_user)
+    await sync_to_async(log_in)(api, admin_user)
     await sync_to_async(_job)(Job.Status.RUNNING, 0.42)
 
     response = await api.get("/admin/utilities/job/")
@@ -45,7 +45,7 @@ async def test_job_list_filters_by_status(
     api: httpx.AsyncClient, admin_user: User
 ) -> None:
     """The status filter narrows the list."""
-    await sync_to_async(_log_in)(api, admin_user)
+    await sync_to_async(log_in)(api, admin_user)
     queued = await sync_to_async(_job)(Job.Status.QUEUED)
     done = await sync_to_async(_job)(Job.Status.SUCCEEDED, 1.0)
 
@@ -59,7 +59,7 @@ async def test_job_list_filters_by_status(
 
 async def test_cancel_action(api: httpx.AsyncClient, admin_user: User) -> None:
     """The cancel action ends queued jobs, asks running ones to stop, skips finished ones."""
-    await sync_to_async(_log_in)(api, admin_user)
+    await sync_to_async(log_in)(api, admin_user)
     queued = await sync_to_async(_job)(Job.Status.QUEUED)
     running = await sync_to_async(_job)(Job.Status.RUNNING, 0.5)
     done = await sync_to_async(_job)(Job.Status.SUCCEEDED, 1.0)
@@ -89,7 +89,7 @@ async def test_jobs_are_read_only_in_the_admin(
     api: httpx.AsyncClient, admin_user: User
 ) -> None:
     """Jobs cannot be added, edited or deleted from the admin."""
-    await sync_to_async(_log_in)(api, admin_user)
+    await sync_to_async(log_in)(api, admin_user)
     job = await sync_to_async(_job)(Job.Status.QUEUED)
 
     add = await api.get("/admin/utilities/job/add/")

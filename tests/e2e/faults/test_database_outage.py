@@ -23,7 +23,7 @@ import pytest
 from tests.live_server import Server, free_port, live_server
 from tests.requirements import require
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PG_BIN = next(Path("/usr/lib/postgresql").glob("*/bin"), None)
 
 

@@ -14,7 +14,7 @@ on a throwaway SQLite file, no job worker) serves the document, and:
 Generated code goes to pytest's temporary folders and is never committed.
 The Node tools are the versions package-lock.json pins:
 
-    npm ci && uv run pytest tests/contract/test_generated_clients.py -s
+    npm ci && uv run pytest tests/e2e/contract/test_generated_clients.py -s
 """
 
 import importlib

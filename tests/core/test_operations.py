@@ -6,7 +6,7 @@ from asgiref.sync import async_to_sync
 from django.core.management import call_command
 
 from core import readiness
-from tests.conftest import client
+from tests.helpers import client
 
 
 async def test_health_answers_get_and_head(anon: httpx.AsyncClient) -> None:

@@ -6,7 +6,7 @@ from asgiref.sync import sync_to_async
 from pytest_django import Settings
 
 from tests import factories
-from tests.users.test_admin import _log_in
+from tests.helpers import log_in
 from users.models import User
 
 pytestmark = pytest.mark.django_db
@@ -36,7 +36,7 @@ async def test_docs_staff_only(
     settings.API_DOCS = "staff"
 
     refused = await anon.get("/api/docs")
-    await sync_to_async(_log_in)(anon, staff)
+    await sync_to_async(log_in)(anon, staff)
     allowed = await anon.get("/api/docs")
 
     assert refused.status_code == 302

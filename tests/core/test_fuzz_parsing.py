@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests import factories
-from tests.conftest import client, requests_keep_the_test_connection
+from tests.helpers import client, requests_keep_the_test_connection
 from users.models import User
 
 pytestmark = pytest.mark.django_db

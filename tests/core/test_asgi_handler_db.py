@@ -16,7 +16,7 @@ from core.handlers.asgi import LongLivedThreadsASGIHandler
 from users.models import User
 
 pytestmark = [
-    pytest.mark.urls("tests.handler_urls"),
+    pytest.mark.urls("tests.core.handler_urls"),
     pytest.mark.asyncio,
     pytest.mark.requires("postgresql"),  # the pool, pg_terminate_backend, kept sessions
 ]
@@ -231,7 +231,7 @@ async def test_a_task_left_behind_cannot_take_a_thread_after_the_request(
     """The thread goes back when the request ends; a task the request left
     running is refused it (as asgiref refuses it after the context's exit),
     rather than borrowing a thread that no one would give back."""
-    from tests.handler_urls import LEFT_BEHIND
+    from tests.core.handler_urls import LEFT_BEHIND
 
     handler = LongLivedThreadsASGIHandler(threads=1)
     api = _client(handler)

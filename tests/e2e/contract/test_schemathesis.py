@@ -7,8 +7,8 @@ documented reason and no schema-violating one accepted (schemathesis.toml
 states the reasons). Bounded: a fixed number of examples per operation and a
 seed, printed with every failure for `st replay`.
 
-    uv run pytest tests/contract -s                 # the CI run
-    SCHEMATHESIS_SEED=7 uv run pytest tests/contract -s   # another seed
+    uv run pytest tests/e2e/contract -s                 # the CI run
+    SCHEMATHESIS_SEED=7 uv run pytest tests/e2e/contract -s   # another seed
 """
 
 import os

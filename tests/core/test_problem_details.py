@@ -12,23 +12,12 @@ import pytest
 from pytest_django import Settings
 
 from config.asgi import application
+from tests.helpers import assert_problem
 from users.models import User
 
 pytestmark = pytest.mark.django_db
 
 Call = Callable[[httpx.AsyncClient], Awaitable[httpx.Response]]
-
-
-def assert_problem(response: httpx.Response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    assert response.headers["Content-Type"] == "application/problem+json"
-    assert response.headers["X-Request-ID"]
-    body = response.json()
-    assert body["type"] == f"tag:ninja-service,2026:problem:{code}"
-    assert body["title"]
-    assert (body["status"], body["code"]) == (status, code)
-    assert body["detail"]
-    assert "errors" in body
 
 
 CASES: dict[str, tuple[Call, int, str]] = {

@@ -5,7 +5,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Page, Request, expect
 
-from tests.browser.live import live_db
+from tests.e2e.browser.live import live_db
 from users.models import User
 
 pytestmark = [pytest.mark.browser, pytest.mark.requires("chromium"), live_db]

@@ -16,9 +16,9 @@ from pytest_django import Settings
 
 from core.handlers.asgi import LongLivedThreadsASGIHandler
 from tests import factories
-from tests.request_threads_urls import held, let_go
+from tests.core.request_threads_urls import held, let_go
 
-pytestmark = [pytest.mark.urls("tests.request_threads_urls"), pytest.mark.asyncio]
+pytestmark = [pytest.mark.urls("tests.core.request_threads_urls"), pytest.mark.asyncio]
 
 THREADS = 2
 

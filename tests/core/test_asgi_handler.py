@@ -8,7 +8,7 @@ import pytest
 
 from core.handlers.asgi import LongLivedThreadsASGIHandler
 
-pytestmark = pytest.mark.urls("tests.handler_urls")
+pytestmark = pytest.mark.urls("tests.core.handler_urls")
 
 
 def _client(handler: LongLivedThreadsASGIHandler) -> httpx.AsyncClient:
@@ -107,7 +107,7 @@ async def test_a_client_that_goes_away_cancels_the_view() -> None:
     and the request still ends with request_finished."""
     from django.core.signals import request_finished
 
-    from tests.handler_urls import CANCELLED
+    from tests.core.handler_urls import CANCELLED
 
     finished: list[object] = []
 
@@ -136,7 +136,7 @@ async def test_a_client_that_goes_away_cancels_the_view() -> None:
 async def test_a_request_task_cancelled_from_outside_stays_cancelled() -> None:
     """Server shutdown cancels a request's task: the cancellation propagates
     (it is not taken for a client that went away)."""
-    from tests.handler_urls import CANCELLED
+    from tests.core.handler_urls import CANCELLED
 
     CANCELLED.clear()
     api = _client(LongLivedThreadsASGIHandler(threads=1))

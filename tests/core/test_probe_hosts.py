@@ -9,7 +9,7 @@ import pytest
 from pytest_django import Settings
 
 from config.asgi import application
-from tests.test_problem_details import assert_problem
+from tests.helpers import assert_problem
 
 pytestmark = pytest.mark.django_db
 

@@ -1,5 +1,5 @@
 // A small client written against the types openapi-typescript generates from
-// /api/openapi.json. tests/contract/test_generated_clients.py writes them to
+// /api/openapi.json. tests/e2e/contract/test_generated_clients.py writes them to
 // api.d.ts beside a copy of this file and runs `tsc --noEmit --strict` on it:
 // every line here is a promise the document makes to TypeScript clients.
 import type { components, operations, paths } from "./api";

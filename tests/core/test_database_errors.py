@@ -5,7 +5,7 @@ The faults are raised by the test connection's own queries (Django's
 `execute_wrapper`, entered in a sync fixture: in rollback mode the requests'
 queries run on that connection), so the real API object, its error handlers
 and the ASGI stack handle them. One fault is PostgreSQL's own. The outages
-themselves (server down, pool exhausted) are in tests/faults/, which is slow.
+themselves (server down, pool exhausted) are in tests/e2e/faults/, which is slow.
 """
 
 from collections.abc import Callable, Iterator

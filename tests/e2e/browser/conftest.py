@@ -30,10 +30,10 @@ from playwright.sync_api import Page, expect, sync_playwright
 from pytest_django import DjangoDbBlocker
 
 from tests import factories
-from tests.browser.live import PASSWORD
+from tests.e2e.browser.live import PASSWORD
 from users.models import User
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 # One folder per xdist worker ("main" without xdist), emptied when it starts.
 ARTIFACTS = Path(
     os.environ.get("BROWSER_ARTIFACTS", "/tmp/browser-artifacts"),

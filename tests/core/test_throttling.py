@@ -14,7 +14,7 @@ from django.core.cache.backends.redis import RedisCache
 from pytest_django import Settings
 
 from tests import factories
-from tests.conftest import client
+from tests.helpers import client
 from tests.requirements import require
 from users.models import User
 

@@ -4,7 +4,7 @@ import httpx
 import pytest
 from pytest_django import Settings
 
-from tests.conftest import client
+from tests.helpers import client
 
 TOKEN = "scrape-token-for-tests"
 

@@ -11,7 +11,7 @@ from django.core.cache import cache
 from pytest_django import Settings
 
 from tests import factories
-from tests.conftest import client
+from tests.helpers import client
 from users.models import User
 from utilities.models import Job
 

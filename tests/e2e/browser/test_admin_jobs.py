@@ -8,7 +8,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.live import PASSWORD, live_db, log_in
+from tests.e2e.browser.live import PASSWORD, live_db, log_in
 from users.models import User
 
 pytestmark = [pytest.mark.browser, pytest.mark.requires("chromium"), live_db]

@@ -1,4 +1,4 @@
-"""Views that show which thread runs a request's sync work (tests/test_asgi_handler*.py)."""
+"""Views that show which thread runs a request's sync work (tests/core/test_asgi_handler*.py)."""
 
 import asyncio
 import threading
