@@ -4,7 +4,7 @@ from core import errors
 from core.api import ServiceAPI, probes_router
 from core.docs_access import docs_access
 from core.parsing import BoundedJSONParser
-from core.throttles import api_throttles
+from core.throttling import api_throttles
 from users.api import router as users_router
 from users.auth_api import router as auth_router
 from users.authentication import api_auth, bearer_staff_sync

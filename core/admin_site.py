@@ -7,7 +7,7 @@ from django.contrib.admin.apps import AdminConfig as BaseAdminConfig
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
-from core.security import login_failed_sync, login_wait_sync
+from core.throttling import login_failed_sync, login_wait_sync
 
 
 class ThrottledAdminSite(AdminSite):

@@ -3,7 +3,7 @@
 ServiceAPI makes the OpenAPI document a contract client generators accept
 (core/openapi.py), answers a method no route serves with a Problem (405),
 and counts async operations' rate limits off the event loop
-(core/throttles.py). `probes_router` serves /health and /ready.
+(core/throttling.py). `probes_router` serves /health and /ready.
 """
 
 from typing import Any
@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from core import errors, openapi, readiness
 from core.cache import CacheState, cache_state
 from core.db.calls import db_call
-from core.throttles import count_off_the_loop
+from core.throttling import count_off_the_loop
 
 
 class ServiceAPI(NinjaAPI):

@@ -1,7 +1,7 @@
 """The shared cache: Redis when it answers, this process's memory when it doesn't.
 
-The cache holds the rate limits' counters (core/throttles.py,
-core/security.py). Redis lets every server process share one count, but it
+The cache holds the rate limits' counters (core/throttling.py,
+core/throttling.py). Redis lets every server process share one count, but it
 is an optimisation, never a dependency (#16): with Django's RedisCache every
 cache call raises while Redis is away, and every authenticated request was a
 500. Here a call that cannot reach Redis is served by a per-process

@@ -154,7 +154,7 @@ def one_window(monkeypatch: pytest.MonkeyPatch) -> None:
     one fixed window. A test whose requests straddled a window's edge would
     see its count start again and miss the refusal it expects."""
     held = time.time()
-    monkeypatch.setattr("core.throttles.time", SimpleNamespace(time=lambda: held))
+    monkeypatch.setattr("core.throttling.time", SimpleNamespace(time=lambda: held))
 
 
 @pytest.fixture(autouse=True)

@@ -12,7 +12,7 @@ from pydantic import ConfigDict, Field
 from core.client_ip import client_ip
 from core.db.calls import db_call
 from core.errors import ApiError, error_responses
-from core.security import login_failed_sync, login_wait_sync, security_log
+from core.throttling import login_failed_sync, login_wait_sync, security_log
 from users import tokens
 from users.models import ApiToken, User
 from users.schemas import Email, Password

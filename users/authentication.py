@@ -4,7 +4,7 @@ Ninja runs auth callbacks in order and stops at the first that answers or
 raises. Bearer comes first and never needs a CSRF token; the session
 callback checks CSRF only once it has found a logged-in user, so an
 anonymous request gets 401, not 403. Failed tokens count toward
-core/security.py's limit before the lookup.
+core/throttling.py's limit before the lookup.
 """
 
 import logging
@@ -19,8 +19,12 @@ from ninja.utils import check_csrf
 
 from core.client_ip import client_ip
 from core.db.calls import db_call
-from core.security import check_not_blocked_sync, failed_auth
-from core.throttles import count_due, counts_on_loop
+from core.throttling import (
+    check_not_blocked_sync,
+    count_due,
+    counts_on_loop,
+    failed_auth,
+)
 from users import tokens
 from users.models import ApiToken, User
 
@@ -47,7 +51,7 @@ class BearerAuth(HttpBearer):
     @staticmethod
     def _check(request: HttpRequest, token: str) -> ApiToken:
         """On the request's thread: the failure limit, the token lookup, and
-        the rate limits' counts (core/throttles.py), in one trip."""
+        the rate limits' counts (core/throttling.py), in one trip."""
         check_not_blocked_sync(failed_auth, request)
         api_token = tokens.token_authenticate(token)
         if api_token is None:

@@ -20,7 +20,7 @@ from ninja.pagination import paginate
 from core.errors import PayloadTooLarge, api_error_response, error_responses
 from core.openapi import sends_location
 from core.pagination import LimitOffsetPagination
-from core.throttles import JobThrottle
+from core.throttling import JobThrottle
 from users.authentication import actor
 from utilities import runners, selectors, services
 from utilities.models import Job

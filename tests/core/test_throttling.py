@@ -326,7 +326,7 @@ def test_every_async_operation_counts_its_limits_off_the_loop() -> None:
     from ninja.operation import AsyncOperation
 
     from config.api import api
-    from core.throttles import ChecksOffTheLoop
+    from core.throttling import ChecksOffTheLoop
 
     resolve("/api/health")  # the URLs, and so the swap, are built
     operations = [
