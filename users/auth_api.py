@@ -3,18 +3,17 @@
 from datetime import datetime, timedelta
 
 from asgiref.sync import sync_to_async
-from django.contrib.auth import aauthenticate
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
-from ninja.errors import AuthenticationError, Throttled
+from ninja.errors import Throttled
 from pydantic import ConfigDict, Field
 
 from core.client_ip import client_ip
-from core.db.calls import db_call
 from core.errors import ApiError, error_responses
 from core.throttling import login_failed_sync, login_wait_sync, security_log
-from users import tokens
-from users.models import ApiToken, User
+from users import services, tokens
+from users.errors import BadCredentials
+from users.models import ApiToken
 from users.schemas import Email, Password
 
 router = Router(tags=["auth"])
@@ -58,21 +57,20 @@ async def create_token(request: HttpRequest, payload: TokenRequest) -> Status[To
     wait = await sync_to_async(login_wait_sync)(request, payload.email)
     if wait is not None:
         raise Throttled(wait)
-    # Django's backend hashes a dummy password for an unknown email, so the
-    # answer takes as long either way (#20760).
-    user = await aauthenticate(request, email=payload.email, password=payload.password)
-    if not isinstance(user, User):
+    days = payload.expires_in_days
+    try:
+        token, raw = await services.token_login(
+            email=payload.email,
+            password=payload.password,
+            name=payload.name,
+            expires_in=timedelta(days=days) if days else None,
+        )
+    except BadCredentials:
         await sync_to_async(login_failed_sync)(request, payload.email)
-        raise AuthenticationError()
-    expires_in = (
-        timedelta(days=payload.expires_in_days) if payload.expires_in_days else None
-    )
-    token, raw = await db_call(tokens.token_issue)(
-        user=user, name=payload.name, expires_in=expires_in
-    )
+        raise
     security_log.info(
         "token issued user=%s prefix=%s ip=%s",
-        user.pk,
+        token.user_id,
         token.prefix,
         client_ip(request),
     )
