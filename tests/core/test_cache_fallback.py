@@ -6,9 +6,6 @@ under the application; the shared Redis is never touched.
 
 import asyncio
 import logging
-import shutil
-import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -21,56 +18,13 @@ from pytest_django import Settings
 
 from core import metrics
 from tests import factories
+from tests.private_redis import PrivateRedis
 from tests.requirements import require
 from users.models import User
 
 pytestmark = pytest.mark.django_db
 
 PASSWORD = "a long unusual passphrase"
-REDIS_SERVER = shutil.which("redis-server")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class PrivateRedis:
-    """A redis-server on a port of its own, that a test may stop and start."""
-
-    def __init__(self) -> None:
-        self.port = _free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        assert REDIS_SERVER is not None
-        self.process = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1"]
-            + ["--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL,
-        )
-        client = redis.Redis.from_url(self.url)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                return
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(10)
-            self.process = None
-
-    def keys(self) -> list[str]:
-        return [str(key) for key in redis.Redis.from_url(self.url).keys("*")]
 
 
 @pytest.fixture

@@ -6,59 +6,22 @@ configuration over a throwaway SQLite database: the database is not what
 fails here.
 """
 
-import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import redis
 
-from tests.live_server import Server, free_port, live_server
+from tests.live_server import Server, live_server
+from tests.private_redis import PrivateRedis
 from tests.requirements import require
-
-REDIS_SERVER = shutil.which("redis-server")
-
-
-class PrivateRedis:
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.url = f"redis://127.0.0.1:{port}/0"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        assert REDIS_SERVER is not None
-        self.process = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1"]
-            + ["--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                redis.Redis.from_url(self.url).ping()
-                return
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(10)
-            self.process = None
-
-    def counters(self) -> list[bytes | str]:
-        return list(redis.Redis.from_url(self.url).keys("*limit*"))
 
 
 @pytest.fixture
 def private_redis() -> Iterator[PrivateRedis]:
     require("redis-server")
-    server = PrivateRedis(free_port())
+    server = PrivateRedis()
     server.start()
     try:
         yield server
@@ -110,7 +73,7 @@ def test_redis_outage_degrades_the_limits_and_serves_on(
     assert (ready.status_code, ready.json()["cache"]) == (200, "degraded")
     assert back.json()["cache"] == "redis"
     assert counted == 401  # a fresh count, in Redis now
-    assert private_redis.counters()
+    assert private_redis.keys("*limit*")
     log = server.log.read_text()
     assert log.count("Redis is unreachable") == 1
     assert "Traceback" not in log
