@@ -30,30 +30,21 @@ stopped by its pid.
     uv run --group bench python bench/cpu_per_request.py [--rounds 3] \
         [--duration 5] [--warmup 1] [--connections 32] [--smoke] \
         [--profile get_user] [--json bench/results/cpu_per_request.json]
+
+The shared parts (servers, database, wrk, /proc, profiles) are in
+bench/harness/; this script is the measurement, the parity check and the
+report, one procedure, which is why it stays over 300 lines.
 """
 
 # ruff: noqa: T201  (a command-line report: printing is its output)
 
 import argparse
-import contextlib
-import importlib.metadata
 import json
 import math
-import os
-import platform
 import re
-import secrets
 import shutil
-import signal
-import socket
-import statistics
-import subprocess
 import sys
-import tempfile
-import threading
 import time
-from collections import Counter
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -61,31 +52,31 @@ from typing import Any
 import httpx
 import psycopg
 
-ROOT = Path(__file__).resolve().parent.parent
-BENCH = ROOT / "bench"
-WRK_SCRIPT = BENCH / "wrk" / "api.lua"
-RESULTS = BENCH / "results"
-HOST = "127.0.0.1"
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-SERVER_CPU, CLIENT_CPU = "0", "1"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
-STAFF_EMAIL = "bench-staff@example.com"
-CREATED_EMAILS = "u-%@bench.example.com"  # what the wrk script's POSTs create
+if __package__ in (None, ""):  # run as a script: make `bench` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-
-@dataclass(frozen=True)
-class Endpoint:
-    key: str
-    method: str
-    path: str  # "{id}" takes a seeded user's id, a different one each request
-    kind: str  # the body: none, patch, create, json (see bench/wrk/api.lua)
-    body: str = ""
-    auth: bool = True
-
-    @property
-    def label(self) -> str:
-        return f"{self.method} {self.path}"
+from bench.harness.machine import (
+    HOST,
+    RESULTS,
+    _spread,
+    _terminate_on_sigterm,
+    environment,
+    loop_share,
+    own_and_main_thread_cpu,
+    thread_count,
+    tree_cpu_seconds,
+    tree_rss_mib,
+)
+from bench.harness.profile import print_profile, run_profile
+from bench.harness.servers import (
+    Database,
+    Server,
+    delete_created_users,
+    log_findings,
+    port_free,
+    servers_and_database,
+)
+from bench.harness.wrk import Endpoint, run_wrk
 
 
 def endpoints(prime_n: int) -> list[Endpoint]:
@@ -111,317 +102,6 @@ ENDPOINT_KEYS = [e.key for e in endpoints(2)]
 
 
 # -- processes: /proc, start and stop by pid ---------------------------------------
-
-
-def _stat_fields(pid: int) -> list[str]:
-    # The command name may hold spaces and parentheses: split after the last ")".
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-
-
-def process_tree(root: int) -> list[int]:
-    """Return `root` and all its live descendants (pool workers, forkserver)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError, IndexError):
-                ppid = int(_stat_fields(int(entry.name))[1])
-                children.setdefault(ppid, []).append(int(entry.name))
-    tree, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        tree.append(pid)
-        todo.extend(children.get(pid, []))
-    return tree
-
-
-def tree_cpu_seconds(root: int) -> tuple[float, float]:
-    """User and system CPU seconds of the tree, including its reaped children.
-
-    Counting each live process's own time plus the time of the children it
-    reaped keeps a worker that exits between two readings counted (its time
-    moves to its parent's cutime/cstime), as long as the parent is in the tree.
-    """
-    user = system = 0
-    for pid in process_tree(root):
-        with contextlib.suppress(OSError, IndexError):
-            f = _stat_fields(pid)
-            user += int(f[11]) + int(f[13])
-            system += int(f[12]) + int(f[14])
-    return user / CLK_TCK, system / CLK_TCK
-
-
-def own_and_main_thread_cpu(pid: int) -> tuple[float, float]:
-    """CPU seconds of the process itself (all its threads, ended ones too) and of
-    its main thread (the event loop's), user + system."""
-    own = _stat_fields(pid)
-    main = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (
-        (int(own[11]) + int(own[12])) / CLK_TCK,
-        (int(main[11]) + int(main[12])) / CLK_TCK,
-    )
-
-
-def loop_share(before: tuple[float, float], after: tuple[float, float]) -> float:
-    """Share of the process's own CPU spent on its main (event-loop) thread."""
-    own, main = after[0] - before[0], after[1] - before[1]
-    return main / own if own else math.nan
-
-
-def thread_count(pid: int) -> int:
-    return int(_stat_fields(pid)[17])
-
-
-def tree_rss_mib(root: int) -> tuple[float, float]:
-    """Return the resident memory of `root` and of its whole tree, in MiB."""
-    own = total = 0
-    for pid in process_tree(root):
-        with contextlib.suppress(OSError, IndexError):
-            rss = int(_stat_fields(pid)[21]) * PAGE_SIZE
-            total += rss
-            own = rss if pid == root else own
-    return own / 2**20, total / 2**20
-
-
-# wrk and py-spy processes running now, killed by pid if the run is aborted.
-LOAD_PROCESSES: set[subprocess.Popen[Any]] = set()
-
-
-def kill_load(process: subprocess.Popen[Any]) -> None:
-    if process.poll() is None:
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait()
-    LOAD_PROCESSES.discard(process)
-
-
-def port_free(port: int) -> bool:
-    with socket.socket() as probe:
-        return probe.connect_ex((HOST, port)) != 0
-
-
-def stop(process: subprocess.Popen[bytes], grace_s: float = 10) -> None:
-    """SIGTERM the process by its pid, SIGKILL after `grace_s`."""
-    if process.poll() is None:
-        os.kill(process.pid, signal.SIGTERM)
-        try:
-            process.wait(grace_s)
-        except subprocess.TimeoutExpired:
-            os.kill(process.pid, signal.SIGKILL)
-            process.wait(grace_s)
-
-
-@dataclass
-class Server:
-    name: str  # "django" or "reference"
-    port: int
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    @property
-    def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
-
-
-def start_server(name: str, port: int, env: dict[str, str], tmp: Path) -> Server:
-    app = "config.asgi:application" if name == "django" else "bench.reference.app:app"
-    # taskset execs uvicorn: the pid is the server's. One worker: one process.
-    command = ["taskset", "-c", SERVER_CPU, sys.executable, "-m", "uvicorn", app]
-    command += ["--host", HOST, "--port", str(port), "--workers", "1"]
-    command += ["--no-access-log", "--loop", "uvloop", "--http", "httptools"]
-    log = tmp / f"{name}.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-    return Server(name, port, process, log)
-
-
-def wait_ready(server: Server, within_s: float = 30) -> None:
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline and server.process.poll() is None:
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{server.url}/api/health", timeout=1).status_code == 200:
-                return
-        time.sleep(0.2)
-    tail = server.log.read_text(errors="replace")[-3000:]
-    raise RuntimeError(f"{server.name} did not answer /api/health:\n{tail}")
-
-
-# -- the database ---------------------------------------------------------------
-
-
-@dataclass
-class Database:
-    name: str
-    token: str = ""
-    id_lo: int = 0  # the seeded (non-staff) users' ids
-    id_hi: int = 0
-
-    @property
-    def django_url(self) -> str:
-        return f"postgres://postgres@127.0.0.1:5432/{self.name}"
-
-    @property
-    def psycopg_url(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:5432/{self.name}"
-
-    @property
-    def asyncpg_url(self) -> str:
-        return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{self.name}"
-
-
-def base_env(db: Database, args: argparse.Namespace) -> dict[str, str]:
-    """The Django server's environment: production settings, loopback HTTP."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(
-            ("UVICORN_", "WEB_CONCURRENCY", "DJANGO_", "API_", "UTILITIES_")
-        )
-        and k not in ("DATABASE_URL", "REDIS_URL")
-    }
-    env.update(
-        DJANGO_DEBUG="false",
-        DJANGO_SECRET_KEY="bench",
-        DJANGO_ALLOWED_HOSTS=HOST,
-        DJANGO_SECURE_SSL_REDIRECT="false",  # plain HTTP on loopback
-        API_THROTTLE_USER=args.throttle_rate,
-        API_THROTTLE_ANON=args.throttle_rate,
-        DATABASE_URL=db.django_url,
-        UTILITIES_PROCESS_WORKERS="1",
-        PYTHONUNBUFFERED="1",
-        BENCH_REFERENCE_DATABASE_URL=db.asyncpg_url,
-        BENCH_REFERENCE_POOL_SIZE=str(args.reference_pool_size),
-    )
-    for setting in args.django_env:
-        name, _, value = setting.partition("=")
-        env[name] = value
-    # The production default (8) answers 503 at once beyond 4 running and 8
-    # waiting calls of one utility: with more connections than that, part of
-    # the load would be refusals, not calls. The reference reads the same setting.
-    queue = args.connections if args.utility_queue is None else args.utility_queue
-    env["UTILITIES_QUEUE_SIZE"] = str(queue)
-    return env
-
-
-def create_database(db: Database, env: dict[str, str], users: int) -> None:
-    """Create, migrate (Django) and seed the database; issue the staff token."""
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{db.name}"')
-    manage = [sys.executable, "manage.py"]
-    subprocess.run(
-        [*manage, "migrate", "--noinput", "-v", "0"],
-        cwd=ROOT, env=env, check=True, timeout=180,
-    )  # fmt: skip
-    subprocess.run(
-        [*manage, "createsuperuser", "--noinput", "--email", STAFF_EMAIL, "--name", "Bench Staff"],
-        cwd=ROOT, env=env | {"DJANGO_SUPERUSER_PASSWORD": secrets.token_urlsafe()},
-        check=True, timeout=60, capture_output=True,
-    )  # fmt: skip
-    issued = subprocess.run(
-        [*manage, "issue_token", STAFF_EMAIL, "--name", "bench"],
-        cwd=ROOT, env=env, check=True, timeout=60, capture_output=True, text=True,
-    )  # fmt: skip
-    db.token = issued.stdout.strip()
-    with psycopg.connect(db.psycopg_url, autocommit=True) as conn:
-        # Plain users as the API would store them: an unusable password, some
-        # without an age.
-        conn.execute(
-            """
-            INSERT INTO users_user (password, last_login, is_superuser, email, name,
-                                    age, is_active, is_staff, created_at, updated_at)
-            SELECT '!' || substr(md5(random()::text) || md5(random()::text), 1, 40),
-                   NULL, false, 'seed' || g || '@bench.example.com',
-                   'Seeded User ' || g,
-                   CASE WHEN g %% 10 = 0 THEN NULL ELSE g %% 100 END,
-                   true, false, now(), now()
-            FROM generate_series(1, %s) AS g
-            """,
-            (users,),
-        )
-        row = conn.execute(
-            "SELECT min(id), max(id) FROM users_user WHERE NOT is_staff"
-        ).fetchone()
-        assert row is not None
-        db.id_lo, db.id_hi = row
-        conn.execute("VACUUM ANALYZE users_user")
-
-
-def delete_created_users(db: Database) -> None:
-    """Remove what POST /api/users created, so each round sees the same table."""
-    with psycopg.connect(db.psycopg_url, autocommit=True) as conn:
-        conn.execute("DELETE FROM users_user WHERE email LIKE %s", (CREATED_EMAILS,))
-        conn.execute("VACUUM ANALYZE users_user")
-
-
-def drop_database(db: Database) -> None:
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{db.name}" WITH (FORCE)')
-
-
-# -- load ------------------------------------------------------------------------
-
-
-def run_wrk(
-    server: Server,
-    endpoint: Endpoint,
-    db: Database,
-    *,
-    seconds: int,
-    connections: int,
-    tag: str,
-    timeout_s: int = 5,
-) -> dict[str, Any]:
-    """Run wrk (pinned to CPU 1) for `seconds`; return the script's summary.
-
-    A request unanswered after `timeout_s` counts as a timeout (a socket error).
-    """
-    command = ["taskset", "-c", CLIENT_CPU, "wrk", "-t1", f"-c{connections}"]
-    command += [
-        f"-d{max(1, round(seconds))}s",
-        "--timeout",
-        f"{timeout_s}s",
-        "-s",
-        str(WRK_SCRIPT),
-    ]
-    command += [server.url, "--", endpoint.method, endpoint.path, endpoint.kind]
-    command += [db.token if endpoint.auth else "-", tag, str(db.id_lo), str(db.id_hi)]
-    command += [endpoint.body] if endpoint.body else []
-    process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    LOAD_PROCESSES.add(process)
-    try:
-        output, _ = process.communicate(timeout=seconds + 30)
-    except subprocess.TimeoutExpired:
-        raise RuntimeError(f"wrk did not finish: {' '.join(command)}") from None
-    finally:
-        kill_load(process)
-    if process.returncode != 0:
-        raise RuntimeError(f"wrk failed ({process.returncode}):\n{output[-2000:]}")
-    return wrk_result(output)
-
-
-def wrk_result(output: str) -> dict[str, Any]:
-    """The summary bench/wrk/api.lua printed, with its non-2xx samples and
-    its socket errors (connect, read, write, timeouts) added up."""
-    result: dict[str, Any] | None = None
-    samples = []
-    for line in output.splitlines():
-        if line.startswith("WRK_RESULT "):
-            result = json.loads(line.removeprefix("WRK_RESULT "))
-        elif line.startswith("WRK_SAMPLE "):
-            samples.append(line.removeprefix("WRK_SAMPLE "))
-    if result is None:
-        raise RuntimeError(f"no summary from wrk:\n{output[-2000:]}")
-    result["samples"] = samples
-    result["socket_errors"] = sum(
-        result[k] for k in ("connect_errors", "read_errors", "write_errors", "timeouts")
-    )
-    return result
 
 
 @dataclass
@@ -585,17 +265,6 @@ def parity(
 # -- summary -----------------------------------------------------------------------
 
 
-def _spread(values: list[float]) -> dict[str, float]:
-    finite = [v for v in values if not math.isnan(v)]
-    if not finite:
-        return {"median": math.nan, "min": math.nan, "max": math.nan}
-    return {
-        "median": statistics.median(finite),
-        "min": min(finite),
-        "max": max(finite),
-    }
-
-
 def summarize(samples: list[Sample], eps: list[Endpoint]) -> list[dict[str, Any]]:
     rows = []
     for ep in eps:
@@ -680,252 +349,6 @@ def print_tables(rows: list[dict[str, Any]], rounds: int) -> None:
     )
 
 
-def log_findings(server: Server) -> dict[str, Any]:
-    """Count warnings, errors and tracebacks in a server's log; keep a few lines."""
-    text = server.log.read_text(errors="replace") if server.log.exists() else ""
-    lines = text.splitlines()
-    flagged = [
-        line
-        for line in lines
-        if re.search(r"\b(ERROR|WARNING|CRITICAL|Traceback|Exception)\b", line)
-    ]
-    return {"lines": len(lines), "flagged": len(flagged), "first_flagged": flagged[:10]}
-
-
-# -- profile -------------------------------------------------------------------------
-
-# Named layers, by the start of a frame's file path relative to site-packages,
-# the project or the standard library. Frames of other standard-library
-# modules (re, copy, inspect, asyncio's futures and tasks, ...) count towards
-# their caller's layer: asyncio.wrap_future called by asgiref is a thread hop.
-LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("thread hops: asgiref, concurrent.futures, threading, queue",
-     ("asgiref/", "concurrent/", "threading.py", "queue.py")),
-    ("event loop: uvloop and the callbacks it runs (incl. thread results)",
-     ("asyncio/runners.py", "asyncio/base_events.py", "asyncio/events.py",
-      "uvloop/", "selectors.py")),
-    ("uvicorn, httptools", ("uvicorn/", "httptools/")),
-    ("django request/response (core.handlers, http)",
-     ("django/core/handlers/", "django/http/")),
-    ("django middleware (MiddlewareMixin, middleware, contrib, corsheaders, servestatic)",
-     ("django/utils/deprecation.py", "django/middleware/", "django/contrib/",
-      "corsheaders/", "servestatic/")),
-    ("django.core.cache (throttle history, failed-auth counter)",
-     ("django/core/cache/",)),
-    ("django.db (ORM, backend, close_old_connections)", ("django/db/",)),
-    ("django.urls (routing)", ("django/urls/",)),
-    ("django.dispatch (signals)", ("django/dispatch/",)),
-    ("django (other: utils, conf)", ("django/",)),
-    ("ninja", ("ninja/",)),
-    ("pydantic, pydantic_core", ("pydantic/", "pydantic_core/")),
-    ("psycopg, psycopg_pool", ("psycopg/", "psycopg_pool/", "psycopg_binary/")),
-    ("json", ("json/",)),
-    ("logging", ("logging/",)),
-    ("project code (config, users, utilities)",
-     ("<project>/config/", "<project>/users/", "<project>/utilities/")),
-    ("fastapi, starlette", ("fastapi/", "starlette/")),
-    ("sqlalchemy, asyncpg", ("sqlalchemy/", "asyncpg/")),
-]  # fmt: skip
-# Inclusive shares: samples with a frame starting with one of these, matched
-# against "<file>:<function>" (so a file alone matches all its functions).
-MARKERS: list[tuple[str, tuple[str, ...]]] = [
-    ("on worker threads (all that sync_to_async runs: ORM, sync middleware hooks, signals)",
-     ("threading.py:Thread._bootstrap",)),
-    ("loop side of sync_to_async (SyncToAsync.__call__)",
-     ("asgiref/sync.py:SyncToAsync.__call__",)),
-    ("starting threads (Thread.start, ThreadPoolExecutor.submit)",
-     ("threading.py:Thread.start", "concurrent/futures/thread.py:ThreadPoolExecutor.submit")),
-    ("signals (django/dispatch)", ("django/dispatch/",)),
-    ("token auth (users/tokens.py)", ("<project>/users/tokens.py",)),
-    ("ninja throttles (ninja/throttling.py)", ("ninja/throttling.py",)),
-    ("Django's cache (throttle history, failed-auth counter)", ("django/core/cache/",)),
-    ("the ORM (django/db/models)", ("django/db/models/",)),
-    ("psycopg, psycopg_pool", ("psycopg/", "psycopg_pool/")),
-    ("pydantic", ("pydantic/", "pydantic_core/")),
-    ("json encoding/decoding", ("json/",)),
-]  # fmt: skip
-
-_FRAME = re.compile(r"^(?P<func>.*) \((?P<file>.*?)(?::(?P<line>\d+))?\)$")
-
-
-def _relative(path: str) -> str:
-    """Return a frame's file as `pkg/...` (site-packages, stdlib) or `<project>/...`."""
-    if "/site-packages/" in path:
-        return path.rsplit("/site-packages/", 1)[1]
-    if path.startswith(str(ROOT) + "/"):
-        return "<project>/" + path.removeprefix(str(ROOT) + "/")
-    match = re.search(r"/lib/python3\.\d+/(.*)$", path)
-    return match.group(1) if match else path
-
-
-def _layer(rel: str) -> str | None:
-    for name, prefixes in LAYERS:
-        if rel.startswith(prefixes):
-            return name
-    return None
-
-
-def analyse_profile(raw: Path, top: int = 15) -> dict[str, Any]:
-    """Group py-spy's raw (collapsed) stacks by layer: self time, inclusive, top frames."""
-    layers: Counter[str] = Counter()
-    markers: Counter[str] = Counter()
-    leaves: Counter[str] = Counter()
-    total = 0
-    for line in raw.read_text(errors="replace").splitlines():
-        stack, _, count_text = line.rpartition(" ")
-        if not stack or not count_text.isdigit():
-            continue
-        count = int(count_text)
-        total += count
-        frames = []
-        for frame in stack.split(";"):
-            match = _FRAME.match(frame)
-            if match:
-                frames.append((match["func"], _relative(match["file"])))
-        # Self time: the innermost frame in a named layer (stdlib helpers
-        # count towards their caller).
-        layer = next(
-            (name for _, rel in reversed(frames) if (name := _layer(rel))),
-            "other (standard library, native)",
-        )
-        layers[layer] += count
-        places = {f"{rel}:{func}" for func, rel in frames}
-        for name, prefixes in MARKERS:
-            if any(place.startswith(prefixes) for place in places):
-                markers[name] += count
-        if frames:
-            func, rel = frames[-1]
-            leaves[f"{func} ({rel})"] += count
-    share = (lambda n: 100 * n / total) if total else (lambda n: math.nan)
-    return {
-        "samples": total,
-        "layers": [
-            {"layer": name, "samples": n, "percent": share(n)}
-            for name, n in layers.most_common()
-        ],
-        "inclusive": [
-            {"where": name, "samples": markers[name], "percent": share(markers[name])}
-            for name, _ in MARKERS
-        ],
-        "top_self_frames": [
-            {"frame": name, "samples": n, "percent": share(n)}
-            for name, n in leaves.most_common(top)
-        ],
-    }
-
-
-def print_profile(summary: dict[str, Any], header: str) -> None:
-    print(f"\n{header}\n")
-    print("| layer (self time; stdlib helpers count to their caller) | % of samples |")
-    print("|---|---:|")
-    for item in summary["layers"]:
-        print(f"| {item['layer']} | {item['percent']:.1f} |")
-    print("\n| inclusive: samples with a frame in | % |\n|---|---:|")
-    for item in summary["inclusive"]:
-        print(f"| {item['where']} | {item['percent']:.1f} |")
-    print("\n| top self frames | % |\n|---|---:|")
-    for item in summary["top_self_frames"]:
-        print(f"| `{item['frame']}` | {item['percent']:.1f} |")
-
-
-def run_profile(
-    server: Server, endpoint: Endpoint, db: Database, args: argparse.Namespace
-) -> dict[str, Any]:
-    """Warm up, then record the server with py-spy while wrk loads `endpoint`."""
-    if args.warmup > 0:
-        run_wrk(server, endpoint, db, seconds=args.warmup,
-                connections=args.connections, tag="pw")  # fmt: skip
-    raw = RESULTS / f"profile-{server.name}-{endpoint.key}.txt"
-    raw.parent.mkdir(parents=True, exist_ok=True)
-    py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-    command = ["taskset", "-c", CLIENT_CPU, py_spy, "record", "--pid", str(server.pid)]
-    command += ["--duration", str(args.profile_duration), "--rate", str(args.rate)]
-    # --nonblocking: blocking mode stops the server for every sample, slows it
-    # by ~40 % and (measured) credits the worker threads' work to the loop.
-    command += ["--gil", "--nonblocking"] if args.sample == "gil" else ["--gil"]
-    command += ["--format", "raw", "--full-filenames", "--output", str(raw)]
-    load: dict[str, Any] = {}
-    cpu_before = sum(tree_cpu_seconds(server.pid))
-    threads_before = own_and_main_thread_cpu(server.pid)
-
-    def background() -> None:
-        load.update(
-            run_wrk(
-                server,
-                endpoint,
-                db,
-                seconds=args.profile_duration + 2,
-                connections=args.connections,
-                tag="pm",
-            )  # fmt: skip
-        )
-
-    thread = threading.Thread(target=background)
-    thread.start()
-    time.sleep(1)
-    spy = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    LOAD_PROCESSES.add(spy)
-    try:
-        out, _ = spy.communicate(timeout=args.profile_duration + 60)
-    except subprocess.TimeoutExpired:
-        raise RuntimeError("py-spy did not finish") from None
-    finally:
-        kill_load(spy)
-        thread.join(args.profile_duration + 60)
-    time.sleep(0.2)
-    cpu_s = sum(tree_cpu_seconds(server.pid)) - cpu_before
-    on_loop = loop_share(threads_before, own_and_main_thread_cpu(server.pid))
-    if endpoint.kind == "create":
-        delete_created_users(db)
-    if spy.returncode != 0 or not raw.exists():
-        raise RuntimeError(f"py-spy failed:\n{out.decode(errors='replace')[-2000:]}")
-    summary = analyse_profile(raw)
-    requests = load.get("requests", 0)
-    summary.update(
-        endpoint=endpoint.key,
-        server=server.name,
-        raw_file=str(raw.relative_to(ROOT)),
-        py_spy=" ".join(command[3:]),
-        py_spy_flags=[c for c in command if c in ("--gil", "--nonblocking")],
-        requests=requests,
-        non2xx=load.get("non2xx"),
-        statuses=load.get("statuses"),
-        cpu_us_per_request_while_profiled=cpu_s * 1e6 / requests if requests else None,
-        loop_thread_share=on_loop,
-    )
-    return summary
-
-
-# -- main ----------------------------------------------------------------------------
-
-
-def environment() -> dict[str, Any]:
-    versions = {}
-    for package in (
-        "django", "django-ninja", "pydantic", "psycopg", "uvicorn", "asgiref",
-        "fastapi", "starlette", "sqlalchemy", "asyncpg",
-    ):  # fmt: skip
-        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
-            versions[package] = importlib.metadata.version(package)
-    cpu = ""
-    with contextlib.suppress(OSError):
-        cpu = next(
-            (
-                line.split(":", 1)[1].strip()
-                for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")
-            ),
-            "",
-        )
-    return {
-        "python": platform.python_version(),
-        "cpu": cpu,
-        "cpus": os.cpu_count(),
-        "loadavg_at_start": os.getloadavg(),
-        "versions": versions,
-    }
-
-
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -1005,43 +428,6 @@ def parse_args() -> argparse.Namespace:
         if not port_free(port):
             parser.error(f"something already listens on {HOST}:{port}")
     return args
-
-
-def _terminate_on_sigterm() -> None:
-    def handler(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    signal.signal(signal.SIGTERM, handler)
-
-
-@contextlib.contextmanager
-def servers_and_database(
-    args: argparse.Namespace, names: list[str]
-) -> Iterator[tuple[Database, dict[str, Server], Path]]:
-    """A seeded database and the named servers; all stopped and dropped after."""
-    tmp = Path(tempfile.mkdtemp(prefix="cpu-bench-"))
-    db = Database(f"bench_{secrets.token_hex(4)}")
-    env = base_env(db, args)
-    started: dict[str, Server] = {}
-    try:
-        create_database(db, env, args.users)
-        for name in names:
-            port = args.django_port if name == "django" else args.reference_port
-            started[name] = start_server(name, port, env, tmp)
-        for server in started.values():
-            wait_ready(server)
-        yield db, started, tmp
-    finally:
-        for process in list(LOAD_PROCESSES):
-            kill_load(process)
-        for server in started.values():
-            stop(server.process)
-            keep = RESULTS / f"{args.mode}-{server.name}.log"
-            keep.parent.mkdir(parents=True, exist_ok=True)
-            with contextlib.suppress(OSError):
-                shutil.copyfile(server.log, keep)
-        drop_database(db)
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def main() -> int:

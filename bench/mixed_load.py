@@ -60,24 +60,25 @@ import httpx
 if __package__ in (None, ""):  # run as a script: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.cpu_per_request import (
+from bench.cpu_per_request import endpoints
+from bench.harness.machine import (
     CLIENT_CPU,
     HOST,
     RESULTS,
-    Database,
-    Endpoint,
-    Server,
     _spread,
     _terminate_on_sigterm,
-    endpoints,
     environment,
-    log_findings,
     own_and_main_thread_cpu,
-    port_free,
-    run_wrk,
-    servers_and_database,
     tree_cpu_seconds,
 )
+from bench.harness.servers import (
+    Database,
+    Server,
+    log_findings,
+    port_free,
+    servers_and_database,
+)
+from bench.harness.wrk import Endpoint, run_wrk
 
 CRUD_KEYS = ("get_user", "patch_user")
 SLOW_PATH = "/api/utilities/count_primes"

@@ -26,7 +26,8 @@ from pathlib import Path
 
 import httpx
 
-from bench.cpu_per_request import WRK_SCRIPT, wrk_result
+from bench.harness.machine import WRK_SCRIPT
+from bench.harness.wrk import wrk_result
 from bench.nothing_lost import ROOT, Server
 
 RESULTS = ROOT / "bench" / "results"

@@ -1,0 +1,1 @@
+"""What every benchmark script needs: the machine, servers, a database, wrk, profiles."""

@@ -1,0 +1,256 @@
+"""The servers under test and their throwaway PostgreSQL database."""
+
+import argparse
+import contextlib
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+
+from bench.harness.machine import (
+    CREATED_EMAILS,
+    HOST,
+    LOAD_PROCESSES,
+    PG_ADMIN_URL,
+    RESULTS,
+    ROOT,
+    SERVER_CPU,
+    STAFF_EMAIL,
+)
+
+
+def kill_load(process: subprocess.Popen[Any]) -> None:
+    if process.poll() is None:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+    LOAD_PROCESSES.discard(process)
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex((HOST, port)) != 0
+
+
+def stop(process: subprocess.Popen[bytes], grace_s: float = 10) -> None:
+    """SIGTERM the process by its pid, SIGKILL after `grace_s`."""
+    if process.poll() is None:
+        os.kill(process.pid, signal.SIGTERM)
+        try:
+            process.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait(grace_s)
+
+
+@dataclass
+class Server:
+    name: str  # "django" or "reference"
+    port: int
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+
+def start_server(name: str, port: int, env: dict[str, str], tmp: Path) -> Server:
+    app = "config.asgi:application" if name == "django" else "bench.reference.app:app"
+    # taskset execs uvicorn: the pid is the server's. One worker: one process.
+    command = ["taskset", "-c", SERVER_CPU, sys.executable, "-m", "uvicorn", app]
+    command += ["--host", HOST, "--port", str(port), "--workers", "1"]
+    command += ["--no-access-log", "--loop", "uvloop", "--http", "httptools"]
+    log = tmp / f"{name}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    return Server(name, port, process, log)
+
+
+def wait_ready(server: Server, within_s: float = 30) -> None:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline and server.process.poll() is None:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{server.url}/api/health", timeout=1).status_code == 200:
+                return
+        time.sleep(0.2)
+    tail = server.log.read_text(errors="replace")[-3000:]
+    raise RuntimeError(f"{server.name} did not answer /api/health:\n{tail}")
+
+
+# -- the database ---------------------------------------------------------------
+
+
+@dataclass
+class Database:
+    name: str
+    token: str = ""
+    id_lo: int = 0  # the seeded (non-staff) users' ids
+    id_hi: int = 0
+
+    @property
+    def django_url(self) -> str:
+        return f"postgres://postgres@127.0.0.1:5432/{self.name}"
+
+    @property
+    def psycopg_url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:5432/{self.name}"
+
+    @property
+    def asyncpg_url(self) -> str:
+        return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{self.name}"
+
+
+def base_env(db: Database, args: argparse.Namespace) -> dict[str, str]:
+    """The Django server's environment: production settings, loopback HTTP."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(
+            ("UVICORN_", "WEB_CONCURRENCY", "DJANGO_", "API_", "UTILITIES_")
+        )
+        and k not in ("DATABASE_URL", "REDIS_URL")
+    }
+    env.update(
+        DJANGO_DEBUG="false",
+        DJANGO_SECRET_KEY="bench",
+        DJANGO_ALLOWED_HOSTS=HOST,
+        DJANGO_SECURE_SSL_REDIRECT="false",  # plain HTTP on loopback
+        API_THROTTLE_USER=args.throttle_rate,
+        API_THROTTLE_ANON=args.throttle_rate,
+        DATABASE_URL=db.django_url,
+        UTILITIES_PROCESS_WORKERS="1",
+        PYTHONUNBUFFERED="1",
+        BENCH_REFERENCE_DATABASE_URL=db.asyncpg_url,
+        BENCH_REFERENCE_POOL_SIZE=str(args.reference_pool_size),
+    )
+    for setting in args.django_env:
+        name, _, value = setting.partition("=")
+        env[name] = value
+    # The production default (8) answers 503 at once beyond 4 running and 8
+    # waiting calls of one utility: with more connections than that, part of
+    # the load would be refusals, not calls. The reference reads the same setting.
+    queue = args.connections if args.utility_queue is None else args.utility_queue
+    env["UTILITIES_QUEUE_SIZE"] = str(queue)
+    return env
+
+
+def create_database(db: Database, env: dict[str, str], users: int) -> None:
+    """Create, migrate (Django) and seed the database; issue the staff token."""
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{db.name}"')
+    manage = [sys.executable, "manage.py"]
+    subprocess.run(
+        [*manage, "migrate", "--noinput", "-v", "0"],
+        cwd=ROOT, env=env, check=True, timeout=180,
+    )  # fmt: skip
+    subprocess.run(
+        [*manage, "createsuperuser", "--noinput", "--email", STAFF_EMAIL, "--name", "Bench Staff"],
+        cwd=ROOT, env=env | {"DJANGO_SUPERUSER_PASSWORD": secrets.token_urlsafe()},
+        check=True, timeout=60, capture_output=True,
+    )  # fmt: skip
+    issued = subprocess.run(
+        [*manage, "issue_token", STAFF_EMAIL, "--name", "bench"],
+        cwd=ROOT, env=env, check=True, timeout=60, capture_output=True, text=True,
+    )  # fmt: skip
+    db.token = issued.stdout.strip()
+    with psycopg.connect(db.psycopg_url, autocommit=True) as conn:
+        # Plain users as the API would store them: an unusable password, some
+        # without an age.
+        conn.execute(
+            """
+            INSERT INTO users_user (password, last_login, is_superuser, email, name,
+                                    age, is_active, is_staff, created_at, updated_at)
+            SELECT '!' || substr(md5(random()::text) || md5(random()::text), 1, 40),
+                   NULL, false, 'seed' || g || '@bench.example.com',
+                   'Seeded User ' || g,
+                   CASE WHEN g %% 10 = 0 THEN NULL ELSE g %% 100 END,
+                   true, false, now(), now()
+            FROM generate_series(1, %s) AS g
+            """,
+            (users,),
+        )
+        row = conn.execute(
+            "SELECT min(id), max(id) FROM users_user WHERE NOT is_staff"
+        ).fetchone()
+        assert row is not None
+        db.id_lo, db.id_hi = row
+        conn.execute("VACUUM ANALYZE users_user")
+
+
+def delete_created_users(db: Database) -> None:
+    """Remove what POST /api/users created, so each round sees the same table."""
+    with psycopg.connect(db.psycopg_url, autocommit=True) as conn:
+        conn.execute("DELETE FROM users_user WHERE email LIKE %s", (CREATED_EMAILS,))
+        conn.execute("VACUUM ANALYZE users_user")
+
+
+def drop_database(db: Database) -> None:
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{db.name}" WITH (FORCE)')
+
+
+# -- load ------------------------------------------------------------------------
+
+
+def log_findings(server: Server) -> dict[str, Any]:
+    """Count warnings, errors and tracebacks in a server's log; keep a few lines."""
+    text = server.log.read_text(errors="replace") if server.log.exists() else ""
+    lines = text.splitlines()
+    flagged = [
+        line
+        for line in lines
+        if re.search(r"\b(ERROR|WARNING|CRITICAL|Traceback|Exception)\b", line)
+    ]
+    return {"lines": len(lines), "flagged": len(flagged), "first_flagged": flagged[:10]}
+
+
+# -- profile -------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def servers_and_database(
+    args: argparse.Namespace, names: list[str]
+) -> Iterator[tuple[Database, dict[str, Server], Path]]:
+    """A seeded database and the named servers; all stopped and dropped after."""
+    tmp = Path(tempfile.mkdtemp(prefix="cpu-bench-"))
+    db = Database(f"bench_{secrets.token_hex(4)}")
+    env = base_env(db, args)
+    started: dict[str, Server] = {}
+    try:
+        create_database(db, env, args.users)
+        for name in names:
+            port = args.django_port if name == "django" else args.reference_port
+            started[name] = start_server(name, port, env, tmp)
+        for server in started.values():
+            wait_ready(server)
+        yield db, started, tmp
+    finally:
+        for process in list(LOAD_PROCESSES):
+            kill_load(process)
+        for server in started.values():
+            stop(server.process)
+            keep = RESULTS / f"{args.mode}-{server.name}.log"
+            keep.parent.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(OSError):
+                shutil.copyfile(server.log, keep)
+        drop_database(db)
+        shutil.rmtree(tmp, ignore_errors=True)
