@@ -29,7 +29,6 @@ import threading
 import time
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
@@ -245,10 +244,6 @@ class FailureLimiter:
         _, window = self._rate()
         count_in_window(self._key(ident), window)
 
-    async def hit(self, ident: str) -> None:
-        """See hit_sync()."""
-        await sync_to_async(self.hit_sync)(ident)
-
 
 failed_auth = FailureLimiter("failed-auth", "API_THROTTLE_FAILED_AUTH")
 # The API's and the admin's log-ins: every attempt, per client address; and
@@ -301,8 +296,3 @@ def check_not_blocked_sync(limiter: FailureLimiter, request: HttpRequest) -> Non
             "throttled scope=%s ip=%s path=%s", limiter.scope, ip, request.path
         )
         raise Throttled(wait)
-
-
-async def check_not_blocked(limiter: FailureLimiter, request: HttpRequest) -> None:
-    """See check_not_blocked_sync()."""
-    await sync_to_async(check_not_blocked_sync)(limiter, request)
