@@ -1,22 +1,20 @@
-"""Database work from async code: one trip to the request's thread per call.
+"""Database work from async code: one trip to a request thread per call.
 
-`db_call(func)` is `sync_to_async(func)` that, with Django's connection pool,
-hands the connection back to the pool when `func` returns, unless a
-transaction is still open (the test suite's, or an enclosing atomic block).
-A request whose database work all went through it then holds no connection
-when its response is closed, and core/handlers/asgi.py closes it on the
-event loop instead of making one more trip to the thread for it. Without a
-pool (SQLite, persistent connections) it is plain `sync_to_async`.
-
-Inside a request served on a lent thread (core/handlers/asgi.py sets
-`request_thread`), the call goes to that thread directly, in a copy of the
-caller's context, which is where `sync_to_async` would send it: without
+`db_call(func)` is `sync_to_async(func)`. Inside a request served by
+core/handlers/asgi.py (which sets `request_thread`), the call goes to a
+request thread directly, in a copy of the caller's context: without
 asgiref's per-call machinery (executor lookup, thread-local setup, context
 copied back), about half the CPU of a trip (#6), and its outcome comes back
-to the loop directly (RequestThread.call), not through a concurrent Future.
+to the loop directly (RequestThread.call). The thread then checks a kept
+connection before the call, or gives its connections back after it
+(run_on_kept_connection, release_connections; core/handlers/threads.py).
 A cancelled caller leaves a started call to finish on its thread, as asgiref
-does; a call not yet started is skipped. Anywhere else (tests' rollback mode
-under async_to_sync, management commands) it is `sync_to_async`.
+does; a call not yet started is skipped.
+
+Anywhere else (the tests' rollback mode under async_to_sync, management
+commands) it is `sync_to_async`, and with Django's connection pool it hands
+the connection back when `func` returns, unless a transaction is still open
+(release_pooled_connections).
 """
 
 import contextlib
