@@ -42,7 +42,6 @@ import argparse
 import json
 import math
 import re
-import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -56,7 +55,6 @@ if __package__ in (None, ""):  # run as a script: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness.machine import (
-    HOST,
     RESULTS,
     _spread,
     _terminate_on_sigterm,
@@ -71,9 +69,9 @@ from bench.harness.profile import print_profile, run_profile
 from bench.harness.servers import (
     Database,
     Server,
+    check_tools_and_ports,
     delete_created_users,
     log_findings,
-    port_free,
     servers_and_database,
 )
 from bench.harness.wrk import Endpoint, run_wrk
@@ -421,12 +419,7 @@ def parse_args() -> argparse.Namespace:
         "compare": "cpu_per_request.json",
     }[mode]
     args.json = args.json or RESULTS / default_name
-    for tool in ("wrk", "taskset"):
-        if shutil.which(tool) is None:
-            parser.error(f"{tool} is not installed (apt-get install -y {tool})")
-    for port in (args.django_port, args.reference_port):
-        if not port_free(port):
-            parser.error(f"something already listens on {HOST}:{port}")
+    check_tools_and_ports(parser, (args.django_port, args.reference_port))
     return args
 
 

@@ -46,7 +46,6 @@ import contextlib
 import json
 import math
 import os
-import shutil
 import sys
 import threading
 import time
@@ -63,7 +62,6 @@ if __package__ in (None, ""):  # run as a script: make `bench` importable
 from bench.cpu_per_request import endpoints
 from bench.harness.machine import (
     CLIENT_CPU,
-    HOST,
     RESULTS,
     _spread,
     _terminate_on_sigterm,
@@ -74,8 +72,8 @@ from bench.harness.machine import (
 from bench.harness.servers import (
     Database,
     Server,
+    check_tools_and_ports,
     log_findings,
-    port_free,
     servers_and_database,
 )
 from bench.harness.wrk import Endpoint, run_wrk
@@ -584,12 +582,7 @@ def parse_args() -> argparse.Namespace:
     args.reference_pool_size = 10  # Django's pool size
     args.utility_queue = UTILITY_QUEUE
     args.json = args.json or RESULTS / f"{args.mode}.json"
-    for tool in ("wrk", "taskset"):
-        if shutil.which(tool) is None:
-            parser.error(f"{tool} is not installed (apt-get install -y {tool})")
-    for port in (args.django_port, args.reference_port):
-        if not port_free(port):
-            parser.error(f"something already listens on {HOST}:{port}")
+    check_tools_and_ports(parser, (args.django_port, args.reference_port))
     return args
 
 

@@ -44,6 +44,19 @@ def port_free(port: int) -> bool:
         return probe.connect_ex((HOST, port)) != 0
 
 
+def check_tools_and_ports(
+    parser: argparse.ArgumentParser, ports: tuple[int, ...]
+) -> None:
+    """Refuse to start (parser.error) without wrk and taskset, or with a
+    server's port already taken on 127.0.0.1."""
+    for tool in ("wrk", "taskset"):
+        if shutil.which(tool) is None:
+            parser.error(f"{tool} is not installed (apt-get install -y {tool})")
+    for port in ports:
+        if not port_free(port):
+            parser.error(f"something already listens on {HOST}:{port}")
+
+
 def stop(process: subprocess.Popen[bytes], grace_s: float = 10) -> None:
     """SIGTERM the process by its pid, SIGKILL after `grace_s`."""
     if process.poll() is None:
