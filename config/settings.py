@@ -64,24 +64,42 @@ INSTALLED_APPS = [
     "core.apps.CoreConfig",  # the platform: checks, request-signal wiring
 ]
 
-# Django looks for its middleware by dotted path; core/checks.py runs the
-# checks these skip with core/middleware.py's subclasses in their place.
-SILENCED_SYSTEM_CHECKS = ["security.W001", "security.W002", "security.W003"]
+# The fast path (core/handlers/README.md): the request path of #6 and #16,
+# long-lived request threads lent one sync call at a time and Django's
+# middleware run on the event loop. Off, the project serves through Django's
+# stock ASGIHandler and middleware: the fallback if a Django upgrade breaks it.
+FAST_PATH = env.bool("DJANGO_FAST_PATH", default=True)
 
-# Async-native only: Django's own are subclassed in core/middleware.py so
-# their hooks run on the event loop instead of costing a thread hop each.
-MIDDLEWARE = [
+# Django's own, subclassed in core/middleware.py so their hooks run on the
+# event loop instead of costing a thread hop each.
+FAST_PATH_MIDDLEWARE = [
     "core.request_log.RequestLogMiddleware",  # first: times and logs it all
-    "core.middleware.SecurityMiddleware",
+    "core.middleware.OnLoopSecurityMiddleware",
     "servestatic.middleware.ServeStaticMiddleware",
-    # corsheaders.middleware.CorsMiddleware goes here when CORS is on (below).
-    "core.middleware.SessionMiddleware",
-    "core.middleware.CommonMiddleware",
-    "core.middleware.CsrfViewMiddleware",
-    "core.middleware.AuthenticationMiddleware",
-    "core.middleware.MessageMiddleware",
-    "core.middleware.XFrameOptionsMiddleware",
+    # corsheaders' CorsMiddleware goes here when CORS is on (below).
+    "core.middleware.OnLoopSessionMiddleware",
+    "core.middleware.OnLoopCommonMiddleware",
+    "core.middleware.OnLoopCsrfViewMiddleware",
+    "core.middleware.OnLoopAuthenticationMiddleware",
+    "core.middleware.OnLoopMessageMiddleware",
+    "core.middleware.OnLoopXFrameOptionsMiddleware",
 ]
+STOCK_MIDDLEWARE = [
+    "core.request_log.RequestLogMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "servestatic.middleware.ServeStaticMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "core.middleware.CommonMiddleware",  # Django's, the probes take any Host
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+MIDDLEWARE = list(FAST_PATH_MIDDLEWARE if FAST_PATH else STOCK_MIDDLEWARE)
+if FAST_PATH:
+    # Django looks for its middleware by dotted path; core/checks.py runs the
+    # checks these skip with the subclasses in their place.
+    SILENCED_SYSTEM_CHECKS = ["security.W001", "security.W002", "security.W003"]
 
 ROOT_URLCONF = "config.urls"
 
@@ -255,10 +273,8 @@ CORS_URLS_REGEX = r"^/api/.*$"
 if CORS_ALLOWED_ORIGINS:
     # Only then: with no origin allowed it would add nothing but its cost to
     # every request (#6: ~25 µs of a health check's ~280 µs in the handler).
-    MIDDLEWARE.insert(
-        MIDDLEWARE.index("core.middleware.SessionMiddleware"),
-        "corsheaders.middleware.CorsMiddleware",
-    )
+    # Before the session middleware, as django-cors-headers asks.
+    MIDDLEWARE.insert(3, "corsheaders.middleware.CorsMiddleware")
 
 # HTTPS hardening (`manage.py check --deploy`); relaxed only in debug.
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)

@@ -6,6 +6,7 @@ that the middleware is missing (security.W001-W003, silenced in settings) and,
 worse, skip every check that depends on it: HSTS, SSL redirect, nosniff, frame
 options, CSRF cookie. This check runs those again with each subclass named as
 its Django parent; a middleware really missing is reported as config.W001-W003.
+Off the fast path (DJANGO_FAST_PATH=false) Django's own run, and so do its checks.
 """
 
 from collections.abc import Callable, Sequence
@@ -50,7 +51,10 @@ def django_name(path: str) -> str:
 def check_middleware_security(
     app_configs: Sequence[AppConfig] | None, **kwargs: Any
 ) -> list[CheckMessage]:
-    with override_settings(MIDDLEWARE=[django_name(p) for p in settings.MIDDLEWARE]):
+    named = [django_name(p) for p in settings.MIDDLEWARE]
+    if named == list(settings.MIDDLEWARE):
+        return []  # Django's own (DJANGO_FAST_PATH off): its checks see them
+    with override_settings(MIDDLEWARE=named):
         messages = [m for check in _MIDDLEWARE_CHECKS for m in check(app_configs)]
     for message in messages:
         if message.id in _SILENCED:

@@ -1,4 +1,7 @@
-"""Django's own middleware, run on the event loop under ASGI.
+"""Django's own middleware, run on the event loop under ASGI (the fast path).
+
+The OnLoop* classes serve with DJANGO_FAST_PATH on (config/settings.py);
+CommonMiddleware's probe rule below serves in both modes.
 
 Django's middleware are `MiddlewareMixin` classes whose hooks are sync: under
 ASGI each hook costs a `sync_to_async` hop (a trip to the request's thread,
@@ -27,7 +30,7 @@ PREPEND_WWW, neither set here). They build no URL from the host, so nothing
 after it reads the host. Any other path or method, with a host outside
 ALLOWED_HOSTS, still gets the 400 `disallowed_host` (core/errors.py).
 
-Under WSGI they behave exactly as Django's own (the probes too). CSRF_USE_SESSIONS
+Under WSGI the OnLoop* classes behave exactly as Django's own. CSRF_USE_SESSIONS
 must stay off: with it the CSRF hooks would read the session from the database.
 """
 
@@ -95,11 +98,25 @@ class OnLoopMixin:
         return response
 
 
-class SecurityMiddleware(OnLoopMixin, security.SecurityMiddleware):
+class CommonMiddleware(common.CommonMiddleware):
+    """Django's, but the probes answer whatever their Host (see above).
+
+    A behaviour, not a shortcut: it serves on and off the fast path.
+    """
+
+    def process_request(
+        self, request: HttpRequest
+    ) -> HttpResponsePermanentRedirect | None:
+        if request.path_info in PROBES and request.method in ("GET", "HEAD"):
+            return None
+        return super().process_request(request)
+
+
+class OnLoopSecurityMiddleware(OnLoopMixin, security.SecurityMiddleware):
     pass
 
 
-class SessionMiddleware(OnLoopMixin, sessions.SessionMiddleware):
+class OnLoopSessionMiddleware(OnLoopMixin, sessions.SessionMiddleware):
     cookies_only = True
 
     def response_needs_thread(
@@ -109,16 +126,11 @@ class SessionMiddleware(OnLoopMixin, sessions.SessionMiddleware):
         return bool(request.session.modified or settings.SESSION_SAVE_EVERY_REQUEST)
 
 
-class CommonMiddleware(OnLoopMixin, common.CommonMiddleware):
-    def process_request(
-        self, request: HttpRequest
-    ) -> HttpResponsePermanentRedirect | None:
-        if request.path_info in PROBES and request.method in ("GET", "HEAD"):
-            return None  # any Host (see the module's docstring)
-        return super().process_request(request)
+class OnLoopCommonMiddleware(OnLoopMixin, CommonMiddleware):
+    pass
 
 
-class CsrfViewMiddleware(OnLoopMixin, csrf.CsrfViewMiddleware):
+class OnLoopCsrfViewMiddleware(OnLoopMixin, csrf.CsrfViewMiddleware):
     cookies_only = True  # process_view() still runs (the handler calls it)
 
     def __init__(self, get_response: Any) -> None:
@@ -135,7 +147,7 @@ class CsrfViewMiddleware(OnLoopMixin, csrf.CsrfViewMiddleware):
             self.process_view = process_view  # type: ignore[method-assign,assignment]
 
 
-class AuthenticationMiddleware(OnLoopMixin, auth.AuthenticationMiddleware):
+class OnLoopAuthenticationMiddleware(OnLoopMixin, auth.AuthenticationMiddleware):
     """request.user and request.auser are lazy: nothing is read here."""
 
     cookies_only = True
@@ -154,7 +166,7 @@ def _untouched(storage: object) -> bool:
     return isinstance(storage, SimpleLazyObject) and storage._wrapped is empty
 
 
-class MessageMiddleware(OnLoopMixin, messages.MessageMiddleware):
+class OnLoopMessageMiddleware(OnLoopMixin, messages.MessageMiddleware):
     """Make a request's message storage only when something uses it.
 
     Django's makes it for every request: a fallback storage with a cookie and
@@ -184,5 +196,5 @@ class MessageMiddleware(OnLoopMixin, messages.MessageMiddleware):
         return bool(storage.used or storage.added_new)
 
 
-class XFrameOptionsMiddleware(OnLoopMixin, clickjacking.XFrameOptionsMiddleware):
+class OnLoopXFrameOptionsMiddleware(OnLoopMixin, clickjacking.XFrameOptionsMiddleware):
     pass

@@ -80,8 +80,25 @@ async def tx_db(transactional_db: None) -> AsyncIterator[None]:
     # be dropped.
     await sync_to_async(connections.close_all)()
     from config.asgi import application
+    from core.handlers.asgi import LongLivedThreadsASGIHandler
 
-    await sync_to_async(application.close_connections)()
+    if isinstance(application.handler, LongLivedThreadsASGIHandler):  # fast path
+        await sync_to_async(application.handler.close_connections)()
+
+
+@pytest.fixture
+def fast_path_middleware(settings: Settings) -> None:
+    """The fast path's middleware, whatever DJANGO_FAST_PATH: for the tests of
+    the fast path itself (core/handlers/README.md), before they build a handler."""
+    settings.MIDDLEWARE = settings.FAST_PATH_MIDDLEWARE
+
+
+@pytest.fixture
+def fast_path_app(fast_path_middleware: None) -> Any:
+    """The application as served with DJANGO_FAST_PATH on, whatever the switch."""
+    from config.asgi import _application
+
+    return _application(fast_path=True)
 
 
 @pytest.fixture

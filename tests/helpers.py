@@ -3,6 +3,7 @@
 import contextlib
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
@@ -31,11 +32,11 @@ def requests_keep_the_test_connection() -> Iterator[None]:
         request_finished.connect(close_old_connections)
 
 
-def client(token: str | None = None) -> httpx.AsyncClient:
-    """Return a client of the real ASGI application, without a socket."""
+def client(token: str | None = None, app: Any = None) -> httpx.AsyncClient:
+    """Return a client of the real ASGI application (or `app`), without a socket."""
     from config.asgi import application
 
-    transport = httpx.ASGITransport(app=application)
+    transport = httpx.ASGITransport(app=app or application)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     return httpx.AsyncClient(
         transport=transport, base_url="https://testserver", headers=headers

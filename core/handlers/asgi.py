@@ -44,16 +44,15 @@ instead of per request, and a request with two calls may run them on two
 threads; in exchange a request that waits for anything but its own sync work
 holds nothing.
 
-It also refuses a body over DATA_UPLOAD_MAX_MEMORY_SIZE with 413 while it
-streams in (core/handlers/body_limit.py). The threads are in
-core/handlers/threads.py; this module is the handler proper.
+The threads are in core/handlers/threads.py; this module is the handler
+proper. It serves with DJANGO_FAST_PATH on (config/asgi.py); the invariants
+and the Django internals it relies on are in core/handlers/README.md.
 """
 
 import asyncio
 from typing import Any
 
 from asgiref.sync import AsyncToSync, ThreadSensitiveContext, sync_to_async
-from django.conf import settings
 from django.core import signals
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
@@ -61,10 +60,7 @@ from django.db import connections
 from django.urls import set_script_prefix
 
 from core.db.calls import request_thread
-from core.errors import PayloadTooLarge, api_error_response
-from core.handlers.body_limit import BodyTooLarge, limited
 from core.handlers.threads import LentThread, Threads
-from core.request_log import request_id_from
 
 
 class LongLivedThreadsASGIHandler(ASGIHandler):
@@ -86,29 +82,18 @@ class LongLivedThreadsASGIHandler(ASGIHandler):
             raise ValueError(
                 f"Django can only handle ASGI/HTTP connections, not {scope['type']}."
             )
+        if getattr(AsyncToSync.executors, "current", None) is not None:
+            async with ThreadSensitiveContext():  # nested: keep the caller's thread
+                await super().handle(scope, receive, send)
+            return
+        thread = LentThread(self._threads)
+        lent = request_thread.set(thread)  # core.db.calls.db_call goes straight to it
         try:
-            receive = limited(receive, scope, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
-            if getattr(AsyncToSync.executors, "current", None) is not None:
-                async with ThreadSensitiveContext():  # nested: keep the caller's thread
-                    await super().handle(scope, receive, send)
-                return
-            thread = LentThread(self._threads)
-            lent = request_thread.set(
-                thread
-            )  # core.db.calls.db_call goes straight to it
-            try:
-                async with ThreadSensitiveContext(executor=thread):
-                    await self.handle_lent(scope, receive, send)
-            finally:
-                request_thread.reset(lent)
-                thread.give_back()
-        except BodyTooLarge:
-            too_large = api_error_response(PayloadTooLarge())
-            too_large["Connection"] = "close"  # the rest of the body is not read
-            # Refused before the middleware: give it the id they would have.
-            sent = dict(scope.get("headers", ())).get(b"x-request-id", b"")
-            too_large["X-Request-ID"] = request_id_from(sent.decode("latin-1"))
-            await self.send_response(too_large, send)
+            async with ThreadSensitiveContext(executor=thread):
+                await self.handle_lent(scope, receive, send)
+        finally:
+            request_thread.reset(lent)
+            thread.give_back()
 
     async def handle_lent(self, scope: Any, receive: Any, send: Any) -> None:
         """Django 5.2's ASGIHandler.handle(), but the view runs in this task

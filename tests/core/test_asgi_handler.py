@@ -8,7 +8,12 @@ import pytest
 
 from core.handlers.asgi import LongLivedThreadsASGIHandler
 
-pytestmark = pytest.mark.urls("tests.core.handler_urls")
+pytestmark = [
+    pytest.mark.urls("tests.core.handler_urls"),
+    pytest.mark.usefixtures(
+        "fast_path_middleware"
+    ),  # the fast path, whatever the switch
+]
 
 
 def _client(handler: LongLivedThreadsASGIHandler) -> httpx.AsyncClient:

@@ -19,6 +19,9 @@ pytestmark = [
     pytest.mark.urls("tests.core.handler_urls"),
     pytest.mark.asyncio,
     pytest.mark.requires("postgresql"),  # the pool, pg_terminate_backend, kept sessions
+    pytest.mark.usefixtures(
+        "fast_path_middleware"
+    ),  # the fast path, whatever the switch
 ]
 
 

@@ -1,4 +1,8 @@
-"""The production middleware stack runs on the event loop (core/middleware.py)."""
+"""The fast path's middleware runs on the event loop (core/middleware.py).
+
+Every test here serves through the fast path (`fast_path_app`), whatever
+DJANGO_FAST_PATH says: it is what they test.
+"""
 
 from typing import Any
 
@@ -9,7 +13,19 @@ from django.test import override_settings
 from pytest_django import Settings
 
 from core.checks import check_middleware_security
+from tests import factories
+from tests.helpers import client
 from users.models import User
+
+
+@pytest.fixture
+def anon(fast_path_app: Any) -> httpx.AsyncClient:
+    return client(app=fast_path_app)
+
+
+@pytest.fixture
+def api(fast_path_app: Any, staff: User) -> httpx.AsyncClient:
+    return client(factories.token(staff), app=fast_path_app)
 
 
 async def test_health_in_rollback_mode_makes_one_thread_hop(
@@ -41,13 +57,23 @@ async def test_health_as_served_never_leaves_the_loop(
 
 def test_deploy_checks_see_the_subclasses_as_djangos_middleware() -> None:
     """With the security middleware removed, the rerun checks say so."""
-    without = [m for m in settings.MIDDLEWARE if not m.endswith(".SecurityMiddleware")]
+    fast = settings.FAST_PATH_MIDDLEWARE
+    without = [m for m in fast if not m.endswith("SecurityMiddleware")]
 
     with override_settings(MIDDLEWARE=without):
         ids = {m.id for m in check_middleware_security(None)}
+    with override_settings(MIDDLEWARE=fast):
+        complete = {m.id for m in check_middleware_security(None)}
 
     assert "config.W001" in ids
-    assert {m.id for m in check_middleware_security(None)} <= {"security.W020"}
+    assert complete <= {"security.W020"}
+
+
+def test_off_the_fast_path_djangos_own_checks_are_left_alone() -> None:
+    """Django's own middleware (DJANGO_FAST_PATH off): its checks see them, and
+    the rerun adds nothing that would repeat their findings."""
+    with override_settings(MIDDLEWARE=settings.STOCK_MIDDLEWARE, SECURE_HSTS_SECONDS=0):
+        assert check_middleware_security(None) == []
 
 
 @pytest.fixture
@@ -57,10 +83,10 @@ def cookie_hooks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     ran: list[str] = []
     for cls in (
-        middleware.SessionMiddleware,
-        middleware.CsrfViewMiddleware,
-        middleware.AuthenticationMiddleware,
-        middleware.MessageMiddleware,
+        middleware.OnLoopSessionMiddleware,
+        middleware.OnLoopCsrfViewMiddleware,
+        middleware.OnLoopAuthenticationMiddleware,
+        middleware.OnLoopMessageMiddleware,
     ):
         for hook in ("process_request", "process_response"):
             real = getattr(cls, hook, None)
@@ -70,7 +96,7 @@ def cookie_hooks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
             def counting(
                 self: object, *args: object, _real: Any = real, _name: str = hook
             ) -> Any:
-                ran.append(f"{type(self).__name__}.{_name}")
+                ran.append(f"{type(self).__name__.removeprefix('OnLoop')}.{_name}")
                 return _real(self, *args)
 
             monkeypatch.setattr(cls, hook, counting)

@@ -18,7 +18,13 @@ from core.handlers.asgi import LongLivedThreadsASGIHandler
 from tests import factories
 from tests.core.request_threads_urls import held, let_go
 
-pytestmark = [pytest.mark.urls("tests.core.request_threads_urls"), pytest.mark.asyncio]
+pytestmark = [
+    pytest.mark.urls("tests.core.request_threads_urls"),
+    pytest.mark.asyncio,
+    pytest.mark.usefixtures(
+        "fast_path_middleware"
+    ),  # the fast path, whatever the switch
+]
 
 THREADS = 2
 
