@@ -182,10 +182,10 @@ def main() -> None:
 
     import psycopg
 
-    from bench.nothing_lost import Server
+    from tests.live_server import ThrowawayServer
 
     with tempfile.TemporaryDirectory() as tmp:
-        server = Server(workers=1, log=Path(tmp) / "unused.log")
+        server = ThrowawayServer(workers=1, log=Path(tmp) / "unused.log")
         try:
             server.prepare()
             with psycopg.connect(server.env["DATABASE_URL"]) as conn:

@@ -1,7 +1,7 @@
 """Throughput with one and with two server processes, side by side.
 
 Starts the real server (uvicorn, DEBUG off, bearer tokens, PostgreSQL with
-the pool; bench/nothing_lost.py's Server, a throwaway database) with
+the pool; tests/live_server.py's ThrowawayServer, a throwaway database) with
 `WEB_CONCURRENCY` 1, then 2, in turn for `--rounds` rounds, and loads each
 with wrk (`-t1 -c32`, `--duration` seconds after a 1 s warm-up) on
 `GET /api/health` and `GET /api/users/{id}`. Nothing is pinned: the server
@@ -28,13 +28,13 @@ import httpx
 
 from bench.harness.machine import WRK_SCRIPT
 from bench.harness.wrk import wrk_result
-from bench.nothing_lost import ROOT, Server
+from tests.live_server import ROOT, ThrowawayServer
 
 RESULTS = ROOT / "bench" / "results"
 PROCESSES = (1, 2)
 
 
-def load(server: Server, path: str, user_id: int, duration: int) -> float:
+def load(server: ThrowawayServer, path: str, user_id: int, duration: int) -> float:
     """Return wrk's requests/s on `path`; raise on any non-2xx or socket error."""
     token = "-" if path == "/api/health" else server.token
     args = ["GET", path, "none", token, "scale", str(user_id), str(user_id)]
@@ -64,7 +64,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for round_ in range(1, options.rounds + 1):
             for processes in PROCESSES:
-                server = Server(workers=processes, log=Path(tmp) / "server.log")
+                server = ThrowawayServer(
+                    workers=processes, log=Path(tmp) / "server.log"
+                )
                 try:
                     server.start()
                     me = httpx.get(

@@ -18,14 +18,14 @@ from pathlib import Path
 
 import pytest
 
-from bench.nothing_lost import ROOT, Server
+from tests.live_server import ROOT, ThrowawayServer
 
 SEED = os.environ.get("SCHEMATHESIS_SEED", "1")
 
 
 @pytest.mark.requires("postgresql-server")  # a throwaway database of its own
 def test_schemathesis_finds_nothing(tmp_path: Path) -> None:
-    server = Server(
+    server = ThrowawayServer(
         workers=1,
         log=tmp_path / "server.log",
         extra_env={

@@ -1,4 +1,4 @@
-"""A bounded load of concurrent writes at a live server loses nothing (bench/nothing_lost.py).
+"""A bounded load of concurrent writes at a live server loses nothing (nothing_lost.py).
 
 CI runs it small; `uv run python bench/nothing_lost.py` runs it at full size
 and reports the figures.
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.nothing_lost import run
+from tests.e2e.load.nothing_lost import run
 
 
 @pytest.mark.requires("postgresql-server")  # a throwaway database of its own
