@@ -11,11 +11,12 @@ On failure a test's screenshot and HTML go to $BROWSER_ARTIFACTS (default
 /tmp/browser-artifacts), beside the server's and the worker's output.
 """
 
+# Over 300 lines: one suite's fixtures (server, worker, browser, users) and
+# its failure hooks, which pytest reads only from a conftest.
+
 import os
 import re
 import secrets
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,7 +24,6 @@ from collections.abc import Generator, Iterator
 from pathlib import Path
 from urllib.parse import quote
 
-import httpx
 import pytest
 from django.db import connection
 from playwright.sync_api import Page, expect, sync_playwright
@@ -31,9 +31,17 @@ from pytest_django import DjangoDbBlocker
 
 from tests import factories
 from tests.e2e.browser.live import PASSWORD
+from tests.live_server import (
+    ROOT,
+    ServerDidNotStart,
+    free_port,
+    server_command,
+    spawn,
+    stop_process,
+    wait_until_up,
+)
 from users.models import User
 
-ROOT = Path(__file__).resolve().parents[3]
 # One folder per xdist worker ("main" without xdist), emptied when it starts.
 ARTIFACTS = Path(
     os.environ.get("BROWSER_ARTIFACTS", "/tmp/browser-artifacts"),
@@ -58,13 +66,6 @@ APP_NAME = "browser-tests"  # the PostgreSQL application_name of our processes
 saved_artifacts: list[Path] = []
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _database_url() -> str:
     """Return a URL of the test database, for processes outside pytest."""
     db = connection.settings_dict
@@ -85,84 +86,30 @@ def _content_types() -> list[tuple[int, str, str]]:
         return sorted(cursor.fetchall())
 
 
-def _spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    """Start a process in its own group, its output going to `log`."""
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            args,
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its process pool goes with it at the end
-        )
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """Stop a process by its pid: SIGTERM, then SIGKILL to its whole group."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            pass
-    try:
-        os.killpg(process.pid, signal.SIGKILL)  # also pool workers left behind
-    except ProcessLookupError:
-        pass
-    process.wait(STOP_TIMEOUT_S)
-
-
-def _tail(log: Path) -> str:
-    return log.read_text(errors="replace")[-3000:] if log.exists() else ""
-
-
 class LiveServer:
     """uvicorn on 127.0.0.1, as deployed, on the test database."""
 
     def __init__(self, env: dict[str, str]) -> None:
         self.env = env
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://localhost:{self.port}"
         self.log = ARTIFACTS / "server.log"
         self.process: subprocess.Popen[bytes] | None = None
         self.content_types: list[tuple[int, str, str]] | None = None
 
     def start(self) -> None:
-        self.process = _spawn(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "config.asgi:application",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-            ],
-            self.env,
-            self.log,
-        )
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(f"The server exited at start:\n{_tail(self.log)}")
-            try:
-                health = httpx.get(f"http://127.0.0.1:{self.port}/api/health")
-                if health.status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        pytest.fail(
-            f"No answer from /api/health in {START_TIMEOUT_S} s:\n{_tail(self.log)}"
-        )
+        command = server_command(self.port)
+        self.process = spawn(command, self.env, self.log, append=True, own_group=True)
+        health = f"http://127.0.0.1:{self.port}/api/health"
+        try:
+            wait_until_up(self.process, health, self.log, within_s=START_TIMEOUT_S)
+        except ServerDidNotStart as exc:
+            self.stop()
+            pytest.fail(str(exc))
 
     def stop(self) -> None:
         if self.process is not None:
-            _stop(self.process)
+            stop_process(self.process, STOP_TIMEOUT_S, group=True)
             self.process = None
 
 
@@ -273,25 +220,14 @@ def job_worker(live_env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
     Not per session: between browser tests it would claim the tasks that the
     other tests of this process commit and run their own workers for.
     """
-    process = _spawn(
-        [
-            sys.executable,
-            "manage.py",
-            "db_worker",
-            "--queue-name",
-            "*",
-            "--no-reload",
-            "--no-startup-delay",
-            "--interval",
-            "0.2",
-        ],
-        live_env,
-        ARTIFACTS / "db_worker.log",
-    )
+    command = [sys.executable, "manage.py", "db_worker", "--queue-name", "*"]
+    command += ["--no-reload", "--no-startup-delay", "--interval", "0.2"]
+    log = ARTIFACTS / "db_worker.log"
+    process = spawn(command, live_env, log, append=True, own_group=True)
     try:
         yield process
     finally:
-        _stop(process)
+        stop_process(process, STOP_TIMEOUT_S, group=True)
 
 
 @pytest.fixture
