@@ -26,8 +26,6 @@ import json
 import math
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,6 +35,22 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+if __package__ in (None, ""):  # run as a script: make `bench` and `tests` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.harness.servers import port_free
+from tests.live_server import (
+    ServerDidNotStart,
+    create_staff,
+    inherited_env,
+    issue_token,
+    manage,
+    server_command,
+    spawn,
+    stop_process,
+    wait_until_up,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -183,11 +197,7 @@ def start_server(
     args: argparse.Namespace, tmp: Path, log: Path, deadline: float
 ) -> tuple[subprocess.Popen[bytes], str]:
     """Migrate a fresh SQLite database in `tmp`, start uvicorn on it; return it and a token."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("UVICORN_", "WEB_CONCURRENCY"))
-    }
+    env = inherited_env("UVICORN_", "WEB_CONCURRENCY")
     env.update(
         DJANGO_DEBUG="false",
         DJANGO_SECRET_KEY="bench-only",
@@ -202,52 +212,12 @@ def start_server(
         UTILITIES_QUEUE_SIZE=str(args.cpu_calls),
         UTILITIES_QUEUE_WAIT_S="120",
     )
-    manage = [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"]
     wait_s = min(60, deadline - time.monotonic())
-    subprocess.run(manage, cwd=ROOT, env=env, check=True, timeout=wait_s)
-    admin = ["--noinput", "--email", "bench@example.com", "--name", "Bench"]
-    run = [sys.executable, "manage.py"]
-    subprocess.run(run + ["createsuperuser", *admin], cwd=ROOT, env=env, check=True)
-    issued = subprocess.run(
-        run + ["issue_token", "bench@example.com"],
-        cwd=ROOT, env=env, check=True, capture_output=True, text=True,
-    )  # fmt: skip
-    token = issued.stdout.strip()
-    command = [sys.executable, "-m", "uvicorn", "config.asgi:application"]
-    command += ["--host", HOST, "--port", str(args.port)]
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
+    manage(env, "migrate", "--noinput", "-v", "0", timeout_s=wait_s)
+    create_staff(env, "bench@example.com", "Bench")
+    token = issue_token(env, "bench@example.com")
+    server = spawn(server_command(args.port), env, log)
     return server, token
-
-
-def port_free(port: int) -> bool:
-    with socket.socket() as probe:
-        return probe.connect_ex((HOST, port)) != 0  # nothing listening
-
-
-def wait_ready(server: subprocess.Popen[bytes], port: int, within_s: float) -> bool:
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline and server.poll() is None:
-        try:
-            response = httpx.get(f"http://{HOST}:{port}/api/health", timeout=1)
-            if response.status_code == 200:
-                return True
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    return False
-
-
-def stop_server(server: subprocess.Popen[bytes], grace_s: float = 10) -> None:
-    if server.poll() is None:
-        os.kill(server.pid, signal.SIGTERM)
-        try:
-            server.wait(grace_s)
-        except subprocess.TimeoutExpired:
-            os.kill(server.pid, signal.SIGKILL)
-            server.wait(grace_s)
 
 
 def report(results: dict[str, Any]) -> None:
@@ -296,11 +266,12 @@ def main() -> int:
     server: subprocess.Popen[bytes] | None = None
     try:
         server, token = start_server(args, tmp, log, deadline)
-        if not wait_ready(server, args.port, min(30, deadline - time.monotonic())):
-            print(
-                f"server did not answer /api/health:\n{log.read_text()[-3000:]}",
-                file=sys.stderr,
-            )
+        health = f"http://{HOST}:{args.port}/api/health"
+        within_s = min(30, deadline - time.monotonic())
+        try:
+            wait_until_up(server, health, log, within_s=within_s)
+        except ServerDidNotStart as exc:
+            print(exc, file=sys.stderr)
             return 1
         remaining = deadline - time.monotonic()
         results = asyncio.run(
@@ -315,7 +286,7 @@ def main() -> int:
         return 1
     finally:
         if server is not None:
-            stop_server(server)
+            stop_process(server)
         shutil.rmtree(tmp, ignore_errors=True)
 
     report(results)

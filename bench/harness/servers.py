@@ -9,15 +9,12 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psycopg
 
 from bench.harness.machine import (
@@ -26,9 +23,18 @@ from bench.harness.machine import (
     LOAD_PROCESSES,
     PG_ADMIN_URL,
     RESULTS,
-    ROOT,
     SERVER_CPU,
     STAFF_EMAIL,
+)
+from tests import live_server
+from tests.live_server import (
+    create_staff,
+    issue_token,
+    manage,
+    server_command,
+    spawn,
+    stop_process,
+    wait_until_up,
 )
 
 
@@ -57,17 +63,6 @@ def check_tools_and_ports(
             parser.error(f"something already listens on {HOST}:{port}")
 
 
-def stop(process: subprocess.Popen[bytes], grace_s: float = 10) -> None:
-    """SIGTERM the process by its pid, SIGKILL after `grace_s`."""
-    if process.poll() is None:
-        os.kill(process.pid, signal.SIGTERM)
-        try:
-            process.wait(grace_s)
-        except subprocess.TimeoutExpired:
-            os.kill(process.pid, signal.SIGKILL)
-            process.wait(grace_s)
-
-
 @dataclass
 class Server:
     name: str  # "django" or "reference"
@@ -87,26 +82,18 @@ class Server:
 def start_server(name: str, port: int, env: dict[str, str], tmp: Path) -> Server:
     app = "config.asgi:application" if name == "django" else "bench.reference.app:app"
     # taskset execs uvicorn: the pid is the server's. One worker: one process.
-    command = ["taskset", "-c", SERVER_CPU, sys.executable, "-m", "uvicorn", app]
-    command += ["--host", HOST, "--port", str(port), "--workers", "1"]
-    command += ["--no-access-log", "--loop", "uvloop", "--http", "httptools"]
+    options = ["--workers", "1", "--no-access-log", "--loop", "uvloop"]
+    command = server_command(port, *options, "--http", "httptools", app=app)
     log = tmp / f"{name}.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
+    process = spawn(["taskset", "-c", SERVER_CPU, *command], env, log)
     return Server(name, port, process, log)
 
 
 def wait_ready(server: Server, within_s: float = 30) -> None:
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline and server.process.poll() is None:
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{server.url}/api/health", timeout=1).status_code == 200:
-                return
-        time.sleep(0.2)
-    tail = server.log.read_text(errors="replace")[-3000:]
-    raise RuntimeError(f"{server.name} did not answer /api/health:\n{tail}")
+    health = f"{server.url}/api/health"
+    wait_until_up(
+        server.process, health, server.log, within_s=within_s, what=server.name
+    )
 
 
 # -- the database ---------------------------------------------------------------
@@ -168,23 +155,11 @@ def base_env(db: Database, args: argparse.Namespace) -> dict[str, str]:
 
 def create_database(db: Database, env: dict[str, str], users: int) -> None:
     """Create, migrate (Django) and seed the database; issue the staff token."""
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{db.name}"')
-    manage = [sys.executable, "manage.py"]
-    subprocess.run(
-        [*manage, "migrate", "--noinput", "-v", "0"],
-        cwd=ROOT, env=env, check=True, timeout=180,
-    )  # fmt: skip
-    subprocess.run(
-        [*manage, "createsuperuser", "--noinput", "--email", STAFF_EMAIL, "--name", "Bench Staff"],
-        cwd=ROOT, env=env | {"DJANGO_SUPERUSER_PASSWORD": secrets.token_urlsafe()},
-        check=True, timeout=60, capture_output=True,
-    )  # fmt: skip
-    issued = subprocess.run(
-        [*manage, "issue_token", STAFF_EMAIL, "--name", "bench"],
-        cwd=ROOT, env=env, check=True, timeout=60, capture_output=True, text=True,
-    )  # fmt: skip
-    db.token = issued.stdout.strip()
+    live_server.create_database(db.name, PG_ADMIN_URL)
+    manage(env, "migrate", "--noinput", "-v", "0", timeout_s=180)
+    password = {"DJANGO_SUPERUSER_PASSWORD": secrets.token_urlsafe()}
+    create_staff(env | password, STAFF_EMAIL, "Bench Staff", timeout_s=60)
+    db.token = issue_token(env, STAFF_EMAIL, "--name", "bench", timeout_s=60)
     with psycopg.connect(db.psycopg_url, autocommit=True) as conn:
         # Plain users as the API would store them: an unusable password, some
         # without an age.
@@ -217,8 +192,7 @@ def delete_created_users(db: Database) -> None:
 
 
 def drop_database(db: Database) -> None:
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{db.name}" WITH (FORCE)')
+    live_server.drop_database(db.name, PG_ADMIN_URL)
 
 
 # -- load ------------------------------------------------------------------------
@@ -260,7 +234,7 @@ def servers_and_database(
         for process in list(LOAD_PROCESSES):
             kill_load(process)
         for server in started.values():
-            stop(server.process)
+            stop_process(server.process)
             keep = RESULTS / f"{args.mode}-{server.name}.log"
             keep.parent.mkdir(parents=True, exist_ok=True)
             with contextlib.suppress(OSError):
