@@ -40,17 +40,7 @@ if __package__ in (None, ""):  # run as a script: make `bench` and `tests` impor
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness.servers import port_free
-from tests.live_server import (
-    ServerDidNotStart,
-    create_staff,
-    inherited_env,
-    issue_token,
-    manage,
-    server_command,
-    spawn,
-    stop_process,
-    wait_until_up,
-)
+from tests import live_server
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -197,7 +187,7 @@ def start_server(
     args: argparse.Namespace, tmp: Path, log: Path, deadline: float
 ) -> tuple[subprocess.Popen[bytes], str]:
     """Migrate a fresh SQLite database in `tmp`, start uvicorn on it; return it and a token."""
-    env = inherited_env("UVICORN_", "WEB_CONCURRENCY")
+    env = live_server.inherited_env("UVICORN_", "WEB_CONCURRENCY")
     env.update(
         DJANGO_DEBUG="false",
         DJANGO_SECRET_KEY="bench-only",
@@ -213,10 +203,10 @@ def start_server(
         UTILITIES_QUEUE_WAIT_S="120",
     )
     wait_s = min(60, deadline - time.monotonic())
-    manage(env, "migrate", "--noinput", "-v", "0", timeout_s=wait_s)
-    create_staff(env, "bench@example.com", "Bench")
-    token = issue_token(env, "bench@example.com")
-    server = spawn(server_command(args.port), env, log)
+    live_server.manage(env, "migrate", "--noinput", "-v", "0", timeout_s=wait_s)
+    live_server.create_staff(env, "bench@example.com", "Bench")
+    token = live_server.issue_token(env, "bench@example.com")
+    server = live_server.spawn(live_server.server_command(args.port), env, log)
     return server, token
 
 
@@ -269,8 +259,8 @@ def main() -> int:
         health = f"http://{HOST}:{args.port}/api/health"
         within_s = min(30, deadline - time.monotonic())
         try:
-            wait_until_up(server, health, log, within_s=within_s)
-        except ServerDidNotStart as exc:
+            live_server.wait_until_up(server, health, log, within_s=within_s)
+        except live_server.ServerDidNotStart as exc:
             print(exc, file=sys.stderr)
             return 1
         remaining = deadline - time.monotonic()
@@ -286,7 +276,7 @@ def main() -> int:
         return 1
     finally:
         if server is not None:
-            stop_process(server)
+            live_server.stop_process(server)
         shutil.rmtree(tmp, ignore_errors=True)
 
     report(results)
