@@ -59,9 +59,22 @@ def free_port() -> int:
         return port
 
 
+# Kept whatever the prefixes: the mode the suite runs in (CI runs it both ways).
+MODE = ("DJANGO_FAST_PATH",)
+
+
+def fast_path_on() -> bool:
+    """Whether the servers started here serve through the fast path (the default)."""
+    value = os.environ.get("DJANGO_FAST_PATH", "true")
+    return value.lower() in ("true", "on", "ok", "y", "yes", "1")  # as env.bool
+
+
 def inherited_env(*prefixes: str) -> dict[str, str]:
-    """Return this process's environment without the variables named `prefixes*`."""
-    return {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
+    """Return this process's environment without the variables named `prefixes*`
+    (but MODE's)."""
+    return {
+        k: v for k, v in os.environ.items() if k in MODE or not k.startswith(prefixes)
+    }
 
 
 def server_command(

@@ -35,6 +35,7 @@ from tests.live_server import (
     ROOT,
     ServerDidNotStart,
     free_port,
+    inherited_env,
     server_command,
     spawn,
     stop_process,
@@ -147,11 +148,7 @@ def live_env(
     artifacts: Path,
 ) -> dict[str, str]:
     """The environment of a deployment, on the test database and static files."""
-    inherited = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("DJANGO_", "DATABASE_", "REDIS_", "API_", "UTILITIES_"))
-    }
+    inherited = inherited_env("DJANGO_", "DATABASE_", "REDIS_", "API_", "UTILITIES_")
     with django_db_blocker.unblock():
         database_url = _database_url()
     env = {
