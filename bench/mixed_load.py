@@ -36,6 +36,9 @@ bounded in time; every process started is stopped by its pid.
     uv run --group bench python bench/mixed_load.py [--rounds 3] \
         [--duration 5] [--connections 32] [--slow-calls 24] [--smoke] \
         [--json bench/results/mixed_load.json]
+
+(Over 300 lines: one procedure, its load shapes and its report, read
+together; what it shares with the other scripts is in bench/harness/.)
 """
 
 # ruff: noqa: T201  (a command-line report: printing is its output)

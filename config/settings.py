@@ -3,6 +3,9 @@ variable), then from `<repo>/.env` (or DJANGO_ENV_FILE) for what it leaves unset
 
 Production differs from development by environment only: with `DJANGO_DEBUG`
 off, `DJANGO_SECRET_KEY` is required.
+
+(Over 300 lines: Django's one settings module; each block says what reads
+it, and docs/configuration.md lists the variables.)
 """
 
 import os

@@ -4,8 +4,11 @@ Every 4xx and 5xx answer under /api/ is a `Problem`: RFC 9457 problem
 details (`application/problem+json`: `type`, `title`, `status`, `detail`),
 with the earlier shape's `code` and `errors` kept as extension members. Ours
 (`ApiError`), Ninja's (validation, unparsable bodies, 405), Django's (404,
-a disallowed Host, 500) and the ASGI handler's 413 all come from
+a disallowed Host, 500) and the body limit's 413 all come from
 problem_response(): nothing else builds an error body.
+
+(Over 300 lines: #19 asks for one place that builds every error body;
+the shape, the errors and their handlers read together.)
 """
 
 import json

@@ -42,6 +42,9 @@ BENCH_REFERENCE_DATABASE_URL (a `postgresql+asyncpg://` URL) and the
 UTILITIES_* variables above.
 
     uvicorn bench.reference.app:app --host 127.0.0.1 --port 8792 --workers 1
+
+(Over 300 lines: a whole second application, kept in one file so that its
+per-request work reads against the service's in one place.)
 """
 
 # The bench dependency group (fastapi, sqlalchemy, asyncpg) is optional: where

@@ -1,4 +1,4 @@
-"""Oversized bodies are refused with 413 while they stream in (core/handlers/asgi.py).
+"""Oversized bodies are refused with 413 while they stream in (core/handlers/body_limit.py).
 
 Raw ASGI calls, so the test sees how much of the body the server read.
 """

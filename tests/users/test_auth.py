@@ -1,4 +1,8 @@
-"""Authentication: bearer tokens, obtaining and revoking them, sessions with CSRF."""
+"""Authentication: bearer tokens, obtaining and revoking them, sessions with CSRF.
+
+(Over 300 lines: the three ways in, bearer tokens, their issue and
+revocation, and sessions with CSRF, one subject.)
+"""
 
 import re
 from datetime import timedelta

@@ -1,4 +1,8 @@
-"""Tests for Registry.add: schemas from signatures, refusals, defaults."""
+"""Tests for Registry.add: schemas from signatures, refusals, defaults.
+
+(Over 300 lines: every kind of signature Registry.add() accepts or
+refuses, one subject.)
+"""
 
 import math
 import re

@@ -15,6 +15,9 @@ Generated code goes to pytest's temporary folders and is never committed.
 The Node tools are the versions package-lock.json pins:
 
     npm ci && uv run pytest tests/e2e/contract/test_generated_clients.py -s
+
+(Over 300 lines: one live server and three generators, whose clients the
+tests drive; read together.)
 """
 
 import importlib

@@ -3,6 +3,9 @@
 The cluster is private to this module (initdb in a temporary folder, its own
 port): the shared server is never stopped. The server is uvicorn with the
 production settings, as deployed; the test talks to it over HTTP.
+
+(Over 300 lines: the private cluster and server these faults share, and
+the faults, read together.)
 """
 
 import os
