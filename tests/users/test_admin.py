@@ -1,4 +1,8 @@
-"""Staff in the Django admin, through the real ASGI application."""
+"""Staff in the Django admin, through the real ASGI application.
+
+(Over 300 lines: the admin's pages for users and tokens, and its log-in,
+one subject.)
+"""
 
 import re
 
@@ -284,7 +288,7 @@ async def test_bulk_deactivate(
     assert (await anns.get("/api/users/me")).status_code == 401
 
 
-async def test_non_staff_cannotlog_in(anon: httpx.AsyncClient, db: None) -> None:
+async def test_non_staff_cannot_log_in(anon: httpx.AsyncClient, db: None) -> None:
     """The admin's login refuses a user who is not staff."""
     await sync_to_async(factories.user)(email="plain@example.com", password=PASSWORD)
     page = await anon.get("/admin/login/")
