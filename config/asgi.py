@@ -29,19 +29,20 @@ def _application(fast_path: bool | None = None) -> "BodyLimit":
     from core.handlers.asgi import LongLivedThreadsASGIHandler
     from core.handlers.body_limit import BodyLimit
 
-    if not (settings.FAST_PATH if fast_path is None else fast_path):
-        return BodyLimit(ASGIHandler())
     pool = settings.DATABASES["default"].get("OPTIONS", {}).get("pool")
-    if pool and settings.DB_KEEP_CONNECTIONS:
+    handler: ASGIHandler
+    if not (settings.FAST_PATH if fast_path is None else fast_path):
+        handler = ASGIHandler()
+    elif pool and settings.DB_KEEP_CONNECTIONS:
         # One connection stays in the pool for any other thread's work.
-        return BodyLimit(
-            LongLivedThreadsASGIHandler(
-                threads=max(1, pool["max_size"] - 1),
-                keep_connections=True,
-                wait_s=pool["timeout"],
-            )
+        handler = LongLivedThreadsASGIHandler(
+            threads=max(1, pool["max_size"] - 1),
+            keep_connections=True,
+            wait_s=pool["timeout"],
         )
-    return BodyLimit(LongLivedThreadsASGIHandler(threads=settings.REQUEST_THREADS))
+    else:
+        handler = LongLivedThreadsASGIHandler(threads=settings.REQUEST_THREADS)
+    return BodyLimit(handler)
 
 
 application = _application()
