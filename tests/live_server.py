@@ -27,6 +27,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import environ
 import httpx
 import psycopg
 import pytest
@@ -64,9 +65,10 @@ MODE = ("DJANGO_FAST_PATH",)
 
 
 def fast_path_on() -> bool:
-    """Whether the servers started here serve through the fast path (the default)."""
-    value = os.environ.get("DJANGO_FAST_PATH", "true")
-    return value.lower() in ("true", "on", "ok", "y", "yes", "1")  # as env.bool
+    """Whether the servers started here serve through the fast path (the
+    default), read as config/settings.py reads it."""
+    on: bool = environ.Env().bool("DJANGO_FAST_PATH", default=True)
+    return on
 
 
 def inherited_env(*prefixes: str) -> dict[str, str]:
