@@ -87,12 +87,12 @@ def report(samples: list[Sample]) -> list[dict[str, object]]:
     print("|---|" + "---:|" * len(VARIANTS))
     for key in ENDPOINTS:
         cells = []
+        stock = {
+            s.round: s for s in samples if (s.endpoint, s.server) == (key, "stock")
+        }
         for name in VARIANTS:
             mine = {
                 s.round: s for s in samples if (s.endpoint, s.server) == (key, name)
-            }
-            stock = {
-                s.round: s for s in samples if (s.endpoint, s.server) == (key, "stock")
             }
             µs = statistics.median(s.cpu_us_per_request for s in mine.values())
             ratio = statistics.median(
