@@ -1,21 +1,15 @@
 """Concurrent writes at a live server, then a check that nothing was lost.
 
-Starts the real server (uvicorn, DEBUG off, `--workers` processes) on
-127.0.0.1 over a throwaway PostgreSQL database, then for each round:
-
-1. creates `--users` users concurrently (`--concurrency` requests in flight);
-2. patches each created user twice at once, `name` and `age` in separate
-   concurrent PATCHes (disjoint fields: both must survive);
-3. deletes every third created user;
-
-and compares the table with what the server acknowledged: every 201 has its
-row, with the patched name and age where both PATCHes answered 200; every
-204 removed its row; nothing else exists (no unacknowledged or half-written
-row). Any 5xx or transport error counts. It reports requests, statuses,
-errors, lost or unexpected writes and the server's RSS after each round, and
-exits non-zero on any error or mismatch. Bounded by `--timeout` seconds;
-everything started is stopped by its pid, the database dropped. The load
-itself is tests/e2e/load/nothing_lost.py's, which CI runs at a small size.
+Runs tests/e2e/load/nothing_lost.py's load (its docstring says what each
+round writes and how the table is checked against what the server
+acknowledged) at full size, on the real server (uvicorn, DEBUG off,
+`--workers` processes) on 127.0.0.1 over a throwaway PostgreSQL database:
+`--users` users per round, `--concurrency` requests in flight. It reports
+requests, statuses, errors, lost or unexpected writes and the server's RSS
+after each round, and exits non-zero on any error or mismatch. Bounded by
+`--timeout` seconds; everything started is stopped by its pid, the database
+dropped. CI runs the same load at a small size
+(tests/e2e/load/test_nothing_lost.py).
 
     uv run python bench/nothing_lost.py [--users 1000] [--concurrency 64] \
         [--rounds 3] [--workers 2] [--json bench/results/nothing_lost.json]
