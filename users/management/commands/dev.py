@@ -103,6 +103,10 @@ class Command(BaseCommand):
         except KeyboardInterrupt:
             asked = True
         finally:
+            # A terminal's Ctrl-C reaches `uv run` too, which passes it on: a
+            # second SIGINT must not cut the children's stop short.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
             _stop(children)
         if not asked:
             ended = [n for n, c in zip(names, children, strict=True) if c.returncode]
