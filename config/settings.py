@@ -57,6 +57,9 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    # servestatic's system checks; before staticfiles, so that `runserver`
+    # leaves the static files to its middleware, as it does under uvicorn.
+    "servestatic",
     "django.contrib.staticfiles",
     "corsheaders",
     "ninja",

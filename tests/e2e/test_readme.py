@@ -130,6 +130,7 @@ def test_command_1_serves_with_an_account_a_token_and_a_worker(
     assert me.json()["email"] == "dev@example.com"
     assert me.json()["is_staff"] is True
     assert "http://127.0.0.1:8000/api/docs" in output
+    assert not re.search(r"\w+Warning: ", output), output  # a clean first screen
     assert state["result"] == 168
 
 
