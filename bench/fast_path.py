@@ -23,10 +23,8 @@ non-2xx answer or a socket error. core/handlers/README.md holds the figures.
 
 import argparse
 import json
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -36,17 +34,7 @@ if __package__ in (None, ""):  # run as a script: make `bench` importable
 
 from bench.cpu_per_request import Sample, endpoints, measure
 from bench.harness.machine import RESULTS, _terminate_on_sigterm, environment
-from bench.harness.servers import (
-    Database,
-    Server,
-    base_env,
-    check_tools_and_ports,
-    create_database,
-    drop_database,
-    start_server,
-    wait_ready,
-)
-from tests.live_server import stop_process
+from bench.harness.servers import check_tools_and_ports, servers_and_database
 
 PARTS = "bench.fast_path_settings"
 VARIANTS: dict[str, dict[str, str]] = {
@@ -76,6 +64,7 @@ def parse_args() -> argparse.Namespace:
     # What bench/harness/servers.py's base_env reads.
     args.throttle_rate, args.reference_pool_size = "100000000/m", 10
     args.django_env, args.utility_queue = [], None
+    args.mode = "fast_path"  # servers_and_database keeps the logs as fast_path-*.log
     args.ports = [args.first_port + n for n in range(len(VARIANTS))]
     check_tools_and_ports(parser, args.ports)
     return args
@@ -113,21 +102,13 @@ def main() -> int:
     _terminate_on_sigterm()
     started_at = time.monotonic()
     eps = [e for e in endpoints(600_851_475_143) if e.key in ENDPOINTS]
-    tmp = Path(tempfile.mkdtemp(prefix="fast-path-bench-"))
-    db = Database(f"bench_{int(time.time())}")
-    env = base_env(db, args)
-    servers: dict[str, Server] = {}
+    names = list(VARIANTS)
+    variants = {
+        name: (port, VARIANTS[name])
+        for name, port in zip(names, args.ports, strict=True)
+    }
     samples: list[Sample] = []
-    try:
-        create_database(db, env, args.users)
-        for (name, extra), port in zip(VARIANTS.items(), args.ports, strict=True):
-            (tmp / name).mkdir()  # its own django.log
-            server = start_server("django", port, env | extra, tmp / name)
-            server.name = name
-            servers[name] = server
-        for server in servers.values():
-            wait_ready(server)
-        names = list(VARIANTS)
+    with servers_and_database(args, names, variants) as (db, servers, _):
         for round_no in range(1, args.rounds + 1):
             shift = (round_no - 1) % len(names)
             order = names[shift:] + names[:shift]
@@ -138,11 +119,6 @@ def main() -> int:
                     print(f"round {round_no} {ep.key:<11} {name:<10} "
                           f"{sample.cpu_us_per_request:7,.0f} µs/req  "
                           f"errors {sample.errors}", flush=True)  # fmt: skip
-    finally:
-        for server in servers.values():
-            stop_process(server.process)
-        drop_database(db)
-        shutil.rmtree(tmp, ignore_errors=True)
     rows = report(samples)
     results = {
         "config": {k: str(v) for k, v in vars(args).items()},

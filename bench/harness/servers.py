@@ -10,7 +10,7 @@ import signal
 import socket
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,7 +65,7 @@ def check_tools_and_ports(
 
 @dataclass
 class Server:
-    name: str  # "django" or "reference"
+    name: str  # "reference", or "django" or a variant of it
     port: int
     process: subprocess.Popen[bytes]
     log: Path
@@ -80,7 +80,9 @@ class Server:
 
 
 def start_server(name: str, port: int, env: dict[str, str], tmp: Path) -> Server:
-    app = "config.asgi:application" if name == "django" else "bench.reference.app:app"
+    app = (
+        "bench.reference.app:app" if name == "reference" else "config.asgi:application"
+    )
     # taskset execs uvicorn: the pid is the server's. One worker: one process.
     options = ["--workers", "1", "--no-access-log", "--loop", "uvloop"]
     command = server_command(port, *options, "--http", "httptools", app=app)
@@ -215,9 +217,15 @@ def log_findings(server: Server) -> dict[str, Any]:
 
 @contextlib.contextmanager
 def servers_and_database(
-    args: argparse.Namespace, names: list[str]
+    args: argparse.Namespace,
+    names: list[str],
+    variants: Mapping[str, tuple[int, Mapping[str, str]]] | None = None,
 ) -> Iterator[tuple[Database, dict[str, Server], Path]]:
-    """A seeded database and the named servers; all stopped and dropped after."""
+    """A seeded database and the named servers; all stopped and dropped after.
+
+    "django" and "reference" serve on args.django_port and args.reference_port;
+    a name in `variants` is Django on its own port, with its own variables.
+    """
     tmp = Path(tempfile.mkdtemp(prefix="cpu-bench-"))
     db = Database(f"bench_{secrets.token_hex(4)}")
     env = base_env(db, args)
@@ -225,8 +233,12 @@ def servers_and_database(
     try:
         create_database(db, env, args.users)
         for name in names:
-            port = args.django_port if name == "django" else args.reference_port
-            started[name] = start_server(name, port, env, tmp)
+            if variants and name in variants:
+                port, extra = variants[name]
+            else:
+                port = args.django_port if name == "django" else args.reference_port
+                extra = {}
+            started[name] = start_server(name, port, env | dict(extra), tmp)
         for server in started.values():
             wait_ready(server)
         yield db, started, tmp
